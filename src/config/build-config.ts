@@ -1,0 +1,76 @@
+import { resolve } from 'node:path'
+import { ENV_NAMES, type RawSettings } from './read-env.ts'
+
+/** Validated, defaulted configuration; built once at start-up and passed down, never re-read. */
+export interface Config {
+  dataDir: string
+  port: number
+  host: string
+  publicUrl: string
+  /** A postgres:// URL selects PostgreSQL; absent means the embedded SQLite database in dataDir. */
+  databaseUrl: string | null
+  /** Where the master key lives; defaults to DATA/keys/master.key. */
+  masterKeyFile: string
+}
+
+/** A setting that cannot be used; the message names the setting and what is allowed. */
+export class ConfigError extends Error {
+  readonly code = 'config_invalid'
+  readonly setting: string
+  constructor(setting: string, allowed: string, value?: string) {
+    super(`${setting}: ${value === undefined ? 'missing' : `'${value}' is not allowed`}; expected ${allowed}`)
+    this.name = 'ConfigError'
+    this.setting = setting
+  }
+}
+
+/**
+ * Merges flags over environment over defaults and validates each value.
+ * `flags` use the same keys as the environment; a flag named in an error is shown as its env name
+ * and its flag so the operator finds it either way.
+ */
+export function buildConfig(env: RawSettings, flags: RawSettings = {}): Config {
+  const raw: RawSettings = { ...env, ...stripUndefined(flags) }
+  const name = (key: keyof RawSettings) => `${ENV_NAMES[key]} (--${kebab(key)})`
+
+  const dataDir = resolve(raw.dataDir ?? 'data')
+  if (raw.dataDir !== undefined && raw.dataDir.trim() === '') throw new ConfigError(name('dataDir'), 'a directory path')
+
+  const port = raw.port === undefined ? 8080 : Number(raw.port)
+  if (!/^\d+$/.test(raw.port ?? '8080') || !Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(name('port'), 'a port number 0–65535 (0 picks a free port)', raw.port)
+
+  const host = raw.host ?? 'localhost'
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) throw new ConfigError(name('host'), 'a host name or IP address', raw.host)
+
+  const publicUrl = raw.publicUrl ?? `http://localhost:${port}`
+  let parsedPublic: URL
+  try {
+    parsedPublic = new URL(publicUrl)
+  } catch {
+    throw new ConfigError(name('publicUrl'), 'an absolute http:// or https:// URL', raw.publicUrl)
+  }
+  if (!['http:', 'https:'].includes(parsedPublic.protocol) || parsedPublic.search || parsedPublic.hash)
+    throw new ConfigError(name('publicUrl'), 'an absolute http:// or https:// URL without query or fragment', raw.publicUrl)
+
+  const databaseUrl = raw.databaseUrl ?? null
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\/.+/.test(databaseUrl))
+    throw new ConfigError(name('databaseUrl'), 'a postgres:// URL (leave it unset for the embedded SQLite database)', redactUrl(databaseUrl))
+
+  const masterKeyFile = resolve(raw.masterKeyFile ?? `${dataDir}/keys/master.key`)
+
+  return { dataDir, port, host, publicUrl: publicUrl.replace(/\/+$/, ''), databaseUrl, masterKeyFile }
+}
+
+function stripUndefined(flags: RawSettings): RawSettings {
+  return Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) as RawSettings
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+}
+
+/** Database URLs carry passwords; never echo one back. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+}

@@ -1,0 +1,25 @@
+export const ROLES = ['admin', 'editor', 'researcher', 'legal', 'partner'] as const
+export type Role = (typeof ROLES)[number]
+
+/** Who is acting: a signed-in user (through a token or session), nobody, or Louder itself (jobs, CLI on the data directory). */
+export type Actor =
+  | { kind: 'user'; userId: string; roles: Role[]; tokenId: string | null }
+  | { kind: 'anonymous' }
+  | { kind: 'system'; name: string }
+
+export const ANONYMOUS: Actor = { kind: 'anonymous' }
+
+export function systemActor(name: string): Actor {
+  return { kind: 'system', name }
+}
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value)
+}
+
+/** A stable string naming the actor, for idempotency scopes and audit records. */
+export function actorKey(actor: Actor): string {
+  if (actor.kind === 'user') return `user:${actor.userId}`
+  if (actor.kind === 'system') return `system:${actor.name}`
+  return 'anonymous'
+}

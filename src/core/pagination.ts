@@ -1,0 +1,37 @@
+import { ValidationError } from './errors.ts'
+
+/** A page of a list, as every list endpoint answers: `{"items": [...], "next": cursor|null}`. */
+export interface Page<T> {
+  items: T[]
+  next: string | null
+}
+
+export const DEFAULT_PAGE_SIZE = 50
+export const MAX_PAGE_SIZE = 500
+
+/**
+ * Keyset cursors: opaque to clients, they carry the sort key of the last row seen, so pages stay
+ * stable while rows are added and cost the same at any depth (no OFFSET).
+ */
+export function encodeCursor(key: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url')
+}
+
+export function decodeCursor(cursor: string, shape: readonly ('string' | 'number')[]): (string | number)[] {
+  let key: unknown
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    key = undefined
+  }
+  if (!Array.isArray(key) || key.length !== shape.length || key.some((v, i) => typeof v !== shape[i]))
+    throw new ValidationError([{ field: '/querystring/cursor', message: 'is not a cursor this list gave out' }])
+  return key as (string | number)[]
+}
+
+/** Fetch limit+1 rows, then call this: it trims the extra row and builds the next cursor from the last kept one. */
+export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => (string | number)[]): Page<T> {
+  const items = rows.slice(0, limit)
+  const last = items[items.length - 1]
+  return { items, next: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null }
+}

@@ -1,0 +1,38 @@
+/** SHA-256 of a blob's bytes, lower-case hex. */
+export type Sha256 = string
+
+export interface ByteRange {
+  start: number
+  /** Inclusive end offset. */
+  end: number
+}
+
+/**
+ * Content-addressed storage for sealed bytes. Keys are the SHA-256 hex of the bytes stored; never file
+ * paths. Blobs are write-once: putting a key that exists is a no-op.
+ */
+export interface BlobStore {
+  readonly caps: { signedUrls: boolean }
+  /** Stores the body under its hash; durable before it resolves. Refuses a body whose hash is not `key`. */
+  put(key: Sha256, body: AsyncIterable<Uint8Array>): Promise<void>
+  get(key: Sha256, range?: ByteRange): Promise<AsyncIterable<Uint8Array>>
+  has(key: Sha256): Promise<boolean>
+  size(key: Sha256): Promise<number | null>
+  /** Every key, in no particular order (backups, garbage collection). */
+  list(): AsyncIterable<Sha256>
+  close(): Promise<void>
+}
+
+export class BlobHashMismatchError extends Error {
+  readonly code = 'blob_hash_mismatch'
+  constructor(expected: string, actual: string) {
+    super(`blob body hashes to ${actual}, not to its key ${expected}`)
+  }
+}
+
+export class BlobNotFoundError extends Error {
+  readonly code = 'blob_not_found'
+  constructor(key: string) {
+    super(`no blob ${key}`)
+  }
+}

@@ -1,0 +1,18 @@
+import type { DialectAdapter } from './dialect/dialect-adapter.ts'
+import { openPostgres } from './dialect/postgres.ts'
+import { openSqlite } from './dialect/sqlite.ts'
+import { migrateToLatest } from './migrations.ts'
+
+export type { DialectAdapter, DialectName } from './dialect/dialect-adapter.ts'
+
+/** Opens the configured database and brings its schema up to date. */
+export async function openDatabase(cfg: { dataDir: string; databaseUrl: string | null; poolSize?: number }): Promise<DialectAdapter> {
+  const db = cfg.databaseUrl ? openPostgres(cfg.databaseUrl, { max: cfg.poolSize }) : openSqlite(cfg.dataDir)
+  try {
+    await migrateToLatest(db.kysely, db.name)
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+  return db
+}

@@ -1,0 +1,109 @@
+/**
+ * The tables, as Kysely sees them. Times are epoch milliseconds (bigint); JSON is stored as text so one
+ * query codebase serves SQLite and PostgreSQL; the database holds keys (hashes, ids), never file paths.
+ */
+export interface Database {
+  meta: MetaTable
+  users: UsersTable
+  user_roles: UserRolesTable
+  api_tokens: ApiTokensTable
+  idempotency_keys: IdempotencyKeysTable
+  jobs: JobsTable
+  data_keys: DataKeysTable
+  observations: ObservationsTable
+}
+
+/** Tables in an order that satisfies every foreign key: backups write them, restores load them, in this order. */
+export const TABLES_IN_DEPENDENCY_ORDER = [
+  'meta',
+  'users',
+  'user_roles',
+  'api_tokens',
+  'data_keys',
+  'idempotency_keys',
+  'jobs',
+  'observations',
+] as const satisfies readonly (keyof Database)[]
+
+export interface MetaTable {
+  key: string
+  value: string
+}
+
+export interface UsersTable {
+  id: string
+  email: string
+  display_name: string
+  password_hash: string | null
+  must_change_password: number
+  created_at: number
+  updated_at: number
+  disabled_at: number | null
+}
+
+export interface UserRolesTable {
+  user_id: string
+  role: string
+}
+
+export interface ApiTokensTable {
+  id: string
+  user_id: string
+  name: string
+  /** SHA-256 of the token; the token itself is shown once and never stored. */
+  token_hash: string
+  /** JSON array restricting the user's roles for this token, or null for all of them. */
+  roles: string | null
+  created_at: number
+  expires_at: number | null
+  last_used_at: number | null
+  revoked_at: number | null
+}
+
+export interface IdempotencyKeysTable {
+  scope: string
+  key: string
+  request_hash: string
+  status_code: number
+  response_body: string
+  created_at: number
+}
+
+export interface JobsTable {
+  id: string
+  name: string
+  payload: string
+  status: string
+  priority: number
+  attempts: number
+  max_attempts: number
+  run_at: number
+  locked_by: string | null
+  locked_until: number | null
+  last_error: string | null
+  created_at: number
+  updated_at: number
+  finished_at: number | null
+}
+
+export interface DataKeysTable {
+  id: string
+  /** Which master key wrapped this data key (its fingerprint). */
+  kek_id: string
+  /** The data key, AES-256-GCM-wrapped by the master key, base64. */
+  wrapped: string
+  created_at: number
+  /** Set when the key is destroyed (crypto-shredding): whatever it sealed is unreadable for good. */
+  destroyed_at: number | null
+}
+
+export interface ObservationsTable {
+  id: string
+  narrative: string
+  occurred_at: number
+  lat: number | null
+  lon: number | null
+  created_by: string
+  created_at: number
+  updated_at: number
+}

@@ -1,0 +1,28 @@
+import type { Kysely } from 'kysely'
+import type { Repositories, Store } from '../core/ports/repositories.ts'
+import type { DialectAdapter } from './dialect/dialect-adapter.ts'
+import { idempotencyRepository } from './repositories/idempotency.repository.ts'
+import { metaRepository } from './repositories/meta.repository.ts'
+import { observationRepository } from './repositories/observation.repository.ts'
+import { tokenRepository } from './repositories/token.repository.ts'
+import { userRepository } from './repositories/user.repository.ts'
+import type { Database } from './schema.ts'
+
+function repositories(db: Kysely<Database>): Repositories {
+  return {
+    users: userRepository(db),
+    tokens: tokenRepository(db),
+    observations: observationRepository(db),
+    idempotency: idempotencyRepository(db),
+    meta: metaRepository(db),
+  }
+}
+
+/** The core's Store over one database: plain repositories, and the same repositories bound to a transaction. */
+export function makeStore(db: DialectAdapter): Store {
+  return {
+    repos: repositories(db.kysely),
+    dialect: db.name,
+    transaction: (fn) => db.writeTransaction((trx) => fn(repositories(trx))),
+  }
+}

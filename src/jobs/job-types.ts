@@ -1,0 +1,30 @@
+/**
+ * Every job name and its payload. Later capabilities add theirs by augmenting this interface from their
+ * own module (`declare module '../jobs/job-types.ts' { interface JobTypes { … } }`), so the queue stays typed.
+ */
+export interface JobTypes {
+  /** Forget stored idempotent responses older than the retention window. */
+  'platform.prune-idempotency': { olderThanMs: number }
+}
+
+export type JobName = keyof JobTypes
+
+export const JOB_STATUSES = ['queued', 'running', 'done', 'dead'] as const
+export type JobStatus = (typeof JOB_STATUSES)[number]
+
+export interface Job<N extends JobName = JobName> {
+  id: string
+  name: N
+  payload: JobTypes[N]
+  status: JobStatus
+  priority: number
+  attempts: number
+  maxAttempts: number
+  runAt: number
+  lockedBy: string | null
+  lockedUntil: number | null
+  lastError: string | null
+  createdAt: number
+  updatedAt: number
+  finishedAt: number | null
+}
