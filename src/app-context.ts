@@ -1,0 +1,73 @@
+import { join } from 'node:path'
+import { makeFsBlobStore } from './blobs/fs-blob-store.ts'
+import type { Config } from './config/build-config.ts'
+import type { BlobStore } from './core/ports/blob-store.ts'
+import type { PasswordHasher } from './core/ports/password-hasher.ts'
+import type { Store } from './core/ports/repositories.ts'
+import { type DialectAdapter, openDatabase } from './db/database.ts'
+import { makeStore } from './db/store.ts'
+import { JobQueue } from './jobs/job-queue.ts'
+import type { Logger } from './log.ts'
+import { Envelope } from './protection/envelope.ts'
+import { Keyring, KeyringError } from './protection/keyring.ts'
+import { generatePassword, hashPassword, verifyPassword } from './protection/passwords.ts'
+import { VERSION } from './version.ts'
+
+/** Everything a process needs, built once from the config: the composition root. */
+export interface AppContext {
+  config: Config
+  version: string
+  logger: Logger
+  db: DialectAdapter
+  store: Store
+  blobs: BlobStore
+  keyring: Keyring
+  envelope: Envelope
+  jobs: JobQueue
+  passwords: PasswordHasher
+  close(): Promise<void>
+}
+
+export async function createAppContext(config: Config, logger: Logger, options: { poolSize?: number } = {}): Promise<AppContext> {
+  const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolSize: options.poolSize })
+  try {
+    const store = makeStore(db)
+    const keyring = await openKeyringFor(db, config.masterKeyFile)
+    const blobs = await makeFsBlobStore(join(config.dataDir, 'blobs'))
+    return {
+      config,
+      version: VERSION,
+      logger,
+      db,
+      store,
+      blobs,
+      keyring,
+      envelope: new Envelope(db.kysely, keyring),
+      jobs: new JobQueue(db),
+      passwords: { hash: hashPassword, verify: verifyPassword, generate: generatePassword },
+      async close() {
+        await blobs.close()
+        await db.close()
+      },
+    }
+  } catch (err) {
+    await db.close()
+    throw err
+  }
+}
+
+/**
+ * A new database gets a new master key. An existing one must find every master key its data keys were
+ * wrapped with: starting with the wrong or a missing key file would otherwise seal new data under a key
+ * that cannot open the old.
+ */
+async function openKeyringFor(db: DialectAdapter, file: string): Promise<Keyring> {
+  const used = await db.kysely.selectFrom('data_keys').select('kek_id').distinct().execute()
+  const users = await db.kysely.selectFrom('users').select('id').limit(1).execute()
+  const fresh = used.length === 0 && users.length === 0
+  const keyring = Keyring.open(file, { create: fresh })
+  const missing = used.map((r) => r.kek_id).filter((id) => !keyring.ids.includes(id))
+  if (missing.length)
+    throw new KeyringError(`master key file ${file} does not hold key(s) ${missing.join(', ')} that this database uses; restore the right file from escrow`)
+  return keyring
+}

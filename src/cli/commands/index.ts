@@ -1,0 +1,11 @@
+import type { Command } from 'commander'
+import { registerAdmin } from './admin.ts'
+import { registerServe } from './serve.ts'
+import { registerWorker } from './worker.ts'
+
+/** Every CLI command, in the order `louder --help` lists them. */
+export function registerCommands(program: Command): void {
+  registerServe(program)
+  registerWorker(program)
+  registerAdmin(program)
+}

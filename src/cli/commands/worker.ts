@@ -1,0 +1,31 @@
+import { type Command, Option } from 'commander'
+import { createAppContext } from '../../app-context.ts'
+import { Worker } from '../../jobs/worker.ts'
+import { createLogger } from '../../log.ts'
+import { jobHandlers } from '../../worker-handlers.ts'
+import { configFrom, untilSignal, withDataOptions } from '../config-options.ts'
+
+export function registerWorker(program: Command): void {
+  withDataOptions(program.command('worker').description('run background jobs in this process (several may run at once on PostgreSQL)'))
+    .addOption(new Option('--concurrency <n>', 'jobs at once').default('2').argParser(positiveInt('--concurrency')))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .action(async (opts) => {
+      const config = configFrom(opts)
+      const logger = createLogger({ level: opts.logLevel })
+      const ctx = await createAppContext(config, logger)
+      const worker = new Worker(ctx.jobs, jobHandlers(ctx), { concurrency: opts.concurrency, logger: logger.child({ module: 'worker' }) })
+      worker.start()
+      logger.info({ worker: worker.id, database: ctx.db.describe() }, 'worker started')
+      await untilSignal()
+      await worker.stop()
+      await ctx.close()
+    })
+}
+
+export function positiveInt(flag: string) {
+  return (value: string) => {
+    const n = Number(value)
+    if (!/^\d+$/.test(value) || n < 1) throw new Error(`${flag}: expected a whole number ≥ 1, got '${value}'`)
+    return n
+  }
+}

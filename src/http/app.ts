@@ -1,0 +1,59 @@
+import swagger from '@fastify/swagger'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { AppContext } from '../app-context.ts'
+import { authHook } from './auth.ts'
+import { parseJsonBody } from './json-body.ts'
+import { errorHandler, problem, sendProblem } from './problem.ts'
+import { registerRoutes } from './routes/index.ts'
+import { validatorCompiler } from './validation.ts'
+
+export const JSON_BODY_LIMIT = 1024 * 1024
+
+/** The HTTP API: thin routes over the core, OpenAPI generated from the same schemas that validate requests. */
+export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.logger.child({ module: 'http' }) as FastifyBaseLogger,
+    bodyLimit: JSON_BODY_LIMIT,
+    // Behind a proxy, LOUDER_PUBLIC_URL says where we are; client addresses come from the socket.
+    trustProxy: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  })
+
+  app.setValidatorCompiler(validatorCompiler())
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, problem(404, 'not_found', `Nothing at ${req.method} ${req.url.split('?')[0]}.`)))
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as Buffer))
+    } catch (err) {
+      done(err as Error, undefined)
+    }
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Louder API', version: ctx.version, description: 'Field reports, sealed evidence, publishing and humanitarian outputs. Errors are RFC 9457 problem documents.' },
+      servers: [{ url: ctx.config.publicUrl }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    // Each operation names its policy action, so the permission matrix can be generated from this document.
+    transform: ({ schema, url, route }) => {
+      const action = (route.config as { action?: string } | undefined)?.action
+      return { schema: { ...schema, ...(action ? { 'x-louder-action': action } : {}) } as typeof schema, url }
+    },
+  })
+
+  app.addHook('onRequest', authHook(ctx.store.repos))
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store')
+    reply.header('x-content-type-options', 'nosniff')
+    return payload
+  })
+
+  registerRoutes(app, ctx)
+  return app
+}

@@ -1,0 +1,104 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { ConflictError, ForbiddenError, LouderError, NotFoundError, RuleError, UnauthenticatedError, ValidationError, type FieldError } from '../core/errors.ts'
+
+export interface ProblemDocument {
+  type: string
+  title: string
+  status: number
+  detail?: string
+  code: string
+  errors?: FieldError[]
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  401: 'Not signed in',
+  403: 'Forbidden',
+  404: 'Not found',
+  405: 'Method not allowed',
+  409: 'Conflict',
+  413: 'Request body too large',
+  415: 'Unsupported media type',
+  422: 'Unprocessable request',
+  429: 'Too many requests',
+  500: 'Internal error',
+  503: 'Unavailable',
+}
+
+export function problem(status: number, code: string, detail?: string, errors?: FieldError[]): ProblemDocument {
+  return { type: `/api/problems/${code}`, title: TITLES[status] ?? 'Error', status, code, ...(detail ? { detail } : {}), ...(errors ? { errors } : {}) }
+}
+
+/** The one place errors become HTTP: core errors by class, Fastify's by code, anything else a bare 500. */
+export function toProblem(err: unknown): ProblemDocument {
+  if (isFastifyValidation(err)) return problem(400, 'validation_failed', 'The request does not match the schema; see `errors`.', validationErrors(err))
+  if (err instanceof ValidationError) return problem(400, err.code, err.message, err.errors)
+  if (err instanceof UnauthenticatedError) return problem(401, err.code, err.message)
+  if (err instanceof ForbiddenError) return problem(403, err.code, err.message)
+  if (err instanceof NotFoundError) return problem(404, err.code, err.message)
+  if (err instanceof IdempotencyKeyReusedError) return problem(422, err.code, err.message)
+  if (err instanceof RuleError || err instanceof ConflictError) return problem(409, err.code, err.message)
+  if (err instanceof LouderError) return problem(400, err.code, err.message)
+  const fe = err as Partial<FastifyError> & { status?: number }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return problem(413, 'body_too_large', 'The request body is larger than this endpoint accepts.')
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problem(415, 'unsupported_media_type', 'Send the body as application/json.')
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return problem(400, 'empty_body', 'The body is empty; send a JSON document.', [{ field: '/body', message: 'is empty' }])
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return problem(400, 'bad_content_length', 'Content-Length does not match the body.')
+    case 'FST_ERR_BAD_URL':
+      return problem(400, 'bad_url', 'The URL is not valid (check its percent-encoding).')
+  }
+  const status = fe.statusCode ?? fe.status
+  if (typeof status === 'number' && status >= 400 && status < 500) return problem(status, typeof fe.code === 'string' ? fe.code.toLowerCase() : 'bad_request', fe.message)
+  return problem(500, 'internal', 'Something went wrong on the server; it has been logged.')
+}
+
+export function sendProblem(reply: FastifyReply, doc: ProblemDocument): FastifyReply {
+  if (doc.status === 401) reply.header('www-authenticate', 'Bearer')
+  return reply.code(doc.status).type('application/problem+json').send(doc)
+}
+
+export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
+  const doc = toProblem(err)
+  if (doc.status >= 500) req.log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'request failed')
+  return sendProblem(reply, doc)
+}
+
+/** The same Idempotency-Key came back with a different request (IETF draft: 422). */
+export class IdempotencyKeyReusedError extends LouderError {
+  constructor() {
+    super('idempotency_key_reused', 'This Idempotency-Key was already used for a different request; use a new key for a new request.')
+  }
+}
+
+/** The first request with this key is still running (IETF draft: 409). */
+export class IdempotencyInFlightError extends ConflictError {
+  constructor() {
+    super('idempotency_in_flight', 'A request with this Idempotency-Key is still being processed; retry in a moment.')
+  }
+}
+
+function isFastifyValidation(err: unknown): err is FastifyError & { validation: AjvError[]; validationContext?: string } {
+  return typeof err === 'object' && err !== null && Array.isArray((err as { validation?: unknown }).validation)
+}
+
+interface AjvError {
+  keyword: string
+  instancePath: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+function validationErrors(err: FastifyError & { validation: AjvError[]; validationContext?: string }): FieldError[] {
+  const base = `/${err.validationContext ?? 'body'}`
+  return err.validation.map((e) => {
+    const path = base + e.instancePath
+    if (e.keyword === 'additionalProperties') return { field: `${path}/${String(e.params.additionalProperty)}`, message: 'is not a known field' }
+    if (e.keyword === 'required') return { field: `${path}/${String(e.params.missingProperty)}`, message: 'is required' }
+    return { field: path, message: e.message ?? e.keyword }
+  })
+}

@@ -1,0 +1,48 @@
+import { type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox'
+import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../../core/pagination.ts'
+
+/** An object schema that refuses unknown fields: a typo in a field name is an error, not silently dropped data. */
+export function Strict<T extends TProperties>(properties: T, options: { description?: string; $id?: string; title?: string } = {}): TObject<T> {
+  return Type.Object(properties, { additionalProperties: false, ...options })
+}
+
+export const Uuid = Type.String({ format: 'uuid', description: 'UUIDv7 record id' })
+export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 UTC time' })
+
+/** RFC 9457 problem details, with `errors` for validation failures. */
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    code: Type.String({ description: 'stable machine-readable error code' }),
+    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { title: 'Problem' },
+)
+
+/** The common responses every route can give, so OpenAPI documents them and clients can rely on the shape. */
+export function problemResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, Problem]))
+}
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE })),
+  cursor: Type.Optional(Type.String({ maxLength: 512, description: 'the `next` value of the previous page' })),
+}
+
+export function PageOf<T extends TSchema>(item: T) {
+  return Type.Object({ items: Type.Array(item), next: Type.Union([Type.String(), Type.Null()]) })
+}
+
+/** Marks a field as restricted (witness identities, exact sensitive coordinates, …): clients, tests and audits find them from the schema alone. */
+export function Restricted<T extends TSchema>(schema: T): T {
+  return { ...schema, 'x-restricted': true }
+}
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({ minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$', description: 'IETF Idempotency-Key: retries with the same key and body replay the first response' }),
+  ),
+})
