@@ -9,12 +9,22 @@ const KEY = /^[0-9a-f]{64}$/
 /**
  * Blobs as files under ROOT/ab/cd/<sha256>. A put streams to ROOT/tmp, fsyncs, checks the hash, renames
  * into place and fsyncs the directory, so a crash leaves either nothing or the whole blob, never a torn one.
+ *
+ * Opening sweeps temp files older than a day: left by a crash, incomplete by definition. Younger ones may
+ * be another process's put in flight (a worker or `louder backup` beside a running server) and stay.
+ * `sweepTemp: false` leaves ROOT/tmp alone altogether.
  */
-export async function makeFsBlobStore(root: string): Promise<BlobStore> {
+export async function makeFsBlobStore(root: string, options: { sweepTemp?: boolean; staleTempMs?: number } = {}): Promise<BlobStore> {
   const tmpDir = join(root, 'tmp')
   await mkdir(tmpDir, { recursive: true, mode: 0o700 })
-  // Temp files left by a crash are incomplete by definition.
-  for (const leftover of await readdir(tmpDir)) await rm(join(tmpDir, leftover), { force: true })
+  if (options.sweepTemp !== false) {
+    const staleBefore = Date.now() - (options.staleTempMs ?? 24 * 3600_000)
+    for (const leftover of await readdir(tmpDir)) {
+      const path = join(tmpDir, leftover)
+      const info = await stat(path).catch(() => null)
+      if (info && info.mtimeMs < staleBefore) await rm(path, { force: true })
+    }
+  }
 
   const pathOf = (key: Sha256) => {
     if (!KEY.test(key)) throw new TypeError(`not a SHA-256 key: ${key.slice(0, 80)}`)
@@ -74,8 +84,10 @@ export async function makeFsBlobStore(root: string): Promise<BlobStore> {
     has: async (key) => exists(pathOf(key)),
 
     async size(key) {
+      // Outside the try: a key that is not a SHA-256 is refused, as by every other method, not reported missing.
+      const path = pathOf(key)
       try {
-        return (await stat(pathOf(key))).size
+        return (await stat(path)).size
       } catch {
         return null
       }

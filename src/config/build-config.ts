@@ -1,3 +1,4 @@
+import { existsSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ENV_NAMES, type RawSettings } from './read-env.ts'
 
@@ -18,7 +19,9 @@ export class ConfigError extends Error {
   readonly code = 'config_invalid'
   readonly setting: string
   constructor(setting: string, allowed: string, value?: string) {
-    super(`${setting}: ${value === undefined ? 'missing' : `'${value}' is not allowed`}; expected ${allowed}`)
+    // Control characters are escaped so the message stays the one line the CLI promises.
+    const shown = value?.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    super(`${setting}: ${shown === undefined ? 'missing' : `'${shown}' is not allowed`}; expected ${allowed}`)
     this.name = 'ConfigError'
     this.setting = setting
   }
@@ -44,6 +47,8 @@ export function buildConfig(env: RawSettings, flags: RawSettings = {}): Config {
   if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) throw new ConfigError(name('host'), 'a host name or IP address', raw.host)
 
   const publicUrl = raw.publicUrl ?? `http://localhost:${port}`
+  // The URL parser silently drops tabs and newlines; a URL holding them is a pasting accident, not an address.
+  if (/[\u0000-\u0020\u007f]/.test(publicUrl)) throw new ConfigError(name('publicUrl'), 'an absolute http:// or https:// URL without spaces or control characters', raw.publicUrl)
   let parsedPublic: URL
   try {
     parsedPublic = new URL(publicUrl)
@@ -57,7 +62,12 @@ export function buildConfig(env: RawSettings, flags: RawSettings = {}): Config {
   if (databaseUrl !== null && !/^postgres(ql)?:\/\/.+/.test(databaseUrl))
     throw new ConfigError(name('databaseUrl'), 'a postgres:// URL (leave it unset for the embedded SQLite database)', redactUrl(databaseUrl))
 
+  // Checked here so the operator reads the setting's name, not an EEXIST or EISDIR from deep in start-up.
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) throw new ConfigError(name('dataDir'), 'a directory (this path is a file)', raw.dataDir)
+
   const masterKeyFile = resolve(raw.masterKeyFile ?? `${dataDir}/keys/master.key`)
+  if (existsSync(masterKeyFile) && !statSync(masterKeyFile).isFile())
+    throw new ConfigError(name('masterKeyFile'), 'a file holding the master key (this path is not a regular file)', raw.masterKeyFile ?? masterKeyFile)
 
   return { dataDir, port, host, publicUrl: publicUrl.replace(/\/+$/, ''), databaseUrl, masterKeyFile }
 }
@@ -70,7 +80,19 @@ function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 }
 
-/** Database URLs carry passwords; never echo one back. */
+/**
+ * Database URLs carry passwords; never echo one back. People paste passwords unencoded, so everything
+ * between the user name and the last `@` is hidden (a password holding `/`, `@` or `:` included), and so
+ * is a libpq-style `password=` parameter.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+  let out = url
+  const start = out.indexOf('//')
+  const at = out.lastIndexOf('@')
+  if (start >= 0 && at > start) {
+    const userinfo = out.slice(start + 2, at)
+    const colon = userinfo.indexOf(':')
+    if (colon >= 0) out = `${out.slice(0, start + 2)}${userinfo.slice(0, colon)}:***${out.slice(at)}`
+  }
+  return out.replace(/([?&]password=)[^&#]*/gi, '$1***')
 }

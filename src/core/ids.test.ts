@@ -14,3 +14,11 @@ describe('uuidv7', () => {
     expect([...ids].sort()).toEqual(ids)
   })
 })
+
+describe('uuidv7 within one millisecond', () => {
+  it('is strictly increasing, even past the 4096 counter values of one millisecond', () => {
+    const ids = Array.from({ length: 10_000 }, () => uuidv7(5_000_000))
+    for (let i = 1; i < ids.length; i++) expect(ids[i]! > ids[i - 1]!).toBe(true)
+    expect(ids.every(isUuid)).toBe(true)
+  })
+})

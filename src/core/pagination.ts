@@ -24,7 +24,10 @@ export function decodeCursor(cursor: string, shape: readonly ('string' | 'number
   } catch {
     key = undefined
   }
-  if (!Array.isArray(key) || key.length !== shape.length || key.some((v, i) => typeof v !== shape[i]))
+  // Cursors are not signed, so anything can come back, and its parts go into SQL: PostgreSQL refuses NUL in
+  // text and a fraction or 1e400 (Infinity) for a bigint. Sort keys are ids and epoch ms, so nothing else is lost.
+  const storable = (v: unknown) => (typeof v === 'number' ? Number.isSafeInteger(v) : typeof v === 'string' && !v.includes('\u0000') && v.isWellFormed())
+  if (!Array.isArray(key) || key.length !== shape.length || key.some((v, i) => typeof v !== shape[i] || !storable(v)))
     throw new ValidationError([{ field: '/querystring/cursor', message: 'is not a cursor this list gave out' }])
   return key as (string | number)[]
 }

@@ -7,7 +7,7 @@ export type { DialectAdapter, DialectName } from './dialect/dialect-adapter.ts'
 
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(cfg: { dataDir: string; databaseUrl: string | null; poolSize?: number }): Promise<DialectAdapter> {
-  const db = cfg.databaseUrl ? openPostgres(cfg.databaseUrl, { max: cfg.poolSize }) : openSqlite(cfg.dataDir)
+  const db = connectDatabase(cfg)
   try {
     await migrateToLatest(db.kysely, db.name)
   } catch (err) {
@@ -15,4 +15,12 @@ export async function openDatabase(cfg: { dataDir: string; databaseUrl: string |
     throw err
   }
   return db
+}
+
+/**
+ * Opens the configured database without touching its schema: for tools that must not migrate a database
+ * a running server owns (backups), or that choose the schema version themselves (restores).
+ */
+export function connectDatabase(cfg: { dataDir: string; databaseUrl: string | null; poolSize?: number }): DialectAdapter {
+  return cfg.databaseUrl ? openPostgres(cfg.databaseUrl, { max: cfg.poolSize }) : openSqlite(cfg.dataDir)
 }

@@ -1,13 +1,14 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { type Migration, Migrator } from 'kysely/migration'
 import type { DialectName } from './dialect/dialect-adapter.ts'
+import { up as observationSearch } from './migrations/0002-observation-search.ts'
 
 /**
  * The one ordered list of migrations. Each may branch on the dialect for the few things that differ
  * (full-text search, spatial indexes); the tables themselves are the same on both.
  * Append only: a migration that has shipped is never edited.
  */
-export function migrations(_dialect: DialectName): Record<string, Migration> {
+export function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_platform': {
       async up(db: Kysely<any>) {
@@ -106,17 +107,86 @@ export function migrations(_dialect: DialectName): Record<string, Migration> {
         await db.schema.createIndex('observations_place').on('observations').columns(['lat', 'lon', 'occurred_at']).execute()
       },
     },
+    '0002_observation_search': { up: (db: Kysely<any>) => observationSearch(db, dialect) },
   }
 }
 
+/** The table that records which migrations ran (backups copy its names into their manifest). */
+export const MIGRATION_TABLE = 'louder_migrations'
+const MIGRATION_LOCK_TABLE = 'louder_migrations_lock'
+
+/**
+ * The base tables in the database (PostgreSQL: in the current schema), Louder's or not, sorted by name.
+ * On SQLite that leaves out virtual tables and their shadow tables (the observations R*Tree): an index by
+ * another name, rebuilt from the base tables, never data of its own.
+ */
+export async function listTables(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
+  const { rows } =
+    dialect === 'sqlite'
+      ? await sql<{ name: string }>`select name from pragma_table_list where schema = 'main' and type = 'table' and substr(name, 1, 7) != 'sqlite_' order by name`.execute(db)
+      : await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE' order by table_name`.execute(db)
+  return rows.map((r) => r.name)
+}
+
+/** Every migration this code knows, in the order they run. */
+export function migrationNames(dialect: DialectName): string[] {
+  // Kysely runs migrations in name order.
+  return Object.keys(migrations(dialect)).sort()
+}
+
+/** The migrations already applied to a database, in order; empty for a database Louder never touched. */
+export async function appliedMigrations(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
+  if (!(await listTables(db, dialect)).includes(MIGRATION_TABLE)) return []
+  const rows: { name: string }[] = await db.selectFrom(MIGRATION_TABLE).select('name').orderBy('name').execute()
+  return rows.map((r) => r.name)
+}
+
 export async function migrateToLatest(db: Kysely<any>, dialect: DialectName): Promise<void> {
+  await runMigrator(db, dialect, (m) => m.migrateToLatest())
+}
+
+/** Brings the schema to exactly `target` (restores load a backup at the schema it was made with, then migrate on). */
+export async function migrateTo(db: Kysely<any>, dialect: DialectName, target: string): Promise<void> {
+  await runMigrator(db, dialect, (m) => m.migrateTo(target))
+}
+
+/**
+ * Migrates inside a transaction the caller already holds (`louder restore`: the schema and the rows it
+ * loads commit together or not at all). `target` null means the latest migration.
+ */
+export async function migrateInTransaction(trx: Kysely<any>, dialect: DialectName, target: string | null): Promise<void> {
+  await runMigratorOn(trx, dialect, (m) => (target === null ? m.migrateToLatest() : m.migrateTo(target)))
+}
+
+type MigratorRun = (m: Migrator) => ReturnType<Migrator['migrateToLatest']>
+
+async function runMigrator(db: Kysely<any>, dialect: DialectName, run: MigratorRun): Promise<void> {
+  if (dialect !== 'sqlite') return runMigratorOn(db, dialect, run)
+  // Kysely runs SQLite migrations outside any transaction and takes no lock, so two processes opening a new
+  // data directory at once (a server and a worker, or `louder backup`) both create the tables and one fails,
+  // and a migration that fails half-way leaves half a schema. BEGIN IMMEDIATE takes SQLite's write lock up
+  // front (the others wait, busy_timeout) and SQLite's DDL is transactional, so each run is all or nothing.
+  // (Inside a transaction `PRAGMA foreign_keys` is a no-op: a table rebuild uses `defer_foreign_keys`.)
+  await db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn)
+    try {
+      await runMigratorOn(conn, dialect, run)
+      await sql`commit`.execute(conn)
+    } catch (err) {
+      await sql`rollback`.execute(conn)
+      throw err
+    }
+  })
+}
+
+async function runMigratorOn(db: Kysely<any>, dialect: DialectName, run: MigratorRun): Promise<void> {
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations(dialect) },
-    migrationTableName: 'louder_migrations',
-    migrationLockTableName: 'louder_migrations_lock',
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
   })
-  const { error, results } = await migrator.migrateToLatest()
+  const { error, results } = await run(migrator)
   const failed = results?.find((r) => r.status === 'Error')
   if (error) {
     const detail = error instanceof Error ? error.message : String(error)

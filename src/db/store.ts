@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely'
 import type { Repositories, Store } from '../core/ports/repositories.ts'
-import type { DialectAdapter } from './dialect/dialect-adapter.ts'
+import type { DialectAdapter, DialectName } from './dialect/dialect-adapter.ts'
 import { idempotencyRepository } from './repositories/idempotency.repository.ts'
 import { metaRepository } from './repositories/meta.repository.ts'
 import { observationRepository } from './repositories/observation.repository.ts'
@@ -8,11 +8,11 @@ import { tokenRepository } from './repositories/token.repository.ts'
 import { userRepository } from './repositories/user.repository.ts'
 import type { Database } from './schema.ts'
 
-function repositories(db: Kysely<Database>): Repositories {
+function repositories(db: Kysely<Database>, dialect: DialectName): Repositories {
   return {
     users: userRepository(db),
     tokens: tokenRepository(db),
-    observations: observationRepository(db),
+    observations: observationRepository(db, dialect),
     idempotency: idempotencyRepository(db),
     meta: metaRepository(db),
   }
@@ -21,8 +21,8 @@ function repositories(db: Kysely<Database>): Repositories {
 /** The core's Store over one database: plain repositories, and the same repositories bound to a transaction. */
 export function makeStore(db: DialectAdapter): Store {
   return {
-    repos: repositories(db.kysely),
+    repos: repositories(db.kysely, db.name),
     dialect: db.name,
-    transaction: (fn) => db.writeTransaction((trx) => fn(repositories(trx))),
+    transaction: (fn) => db.writeTransaction((trx) => fn(repositories(trx, db.name))),
   }
 }

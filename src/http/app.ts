@@ -1,9 +1,10 @@
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { AppContext } from '../app-context.ts'
+import { ValidationError } from '../core/errors.ts'
 import { authHook } from './auth.ts'
-import { parseJsonBody } from './json-body.ts'
-import { errorHandler, problem, sendProblem } from './problem.ts'
+import { parseJsonBody, unstorableString } from './json-body.ts'
+import { clientErrorHandler, errorHandler, problem, sendProblem } from './problem.ts'
 import { registerRoutes } from './routes/index.ts'
 import { validatorCompiler } from './validation.ts'
 
@@ -19,6 +20,9 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // URLs the router cannot decode, and requests the HTTP parser refuses, get problem documents like the rest.
+    frameworkErrors: errorHandler,
+    clientErrorHandler,
   })
 
   app.setValidatorCompiler(validatorCompiler())
@@ -48,6 +52,23 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
   })
 
   app.addHook('onRequest', authHook(ctx.store.repos))
+  // Query strings and path parameters reach SQL as text too: the same NUL and lone-surrogate rule as bodies.
+  app.addHook('preValidation', async (req) => {
+    const bad = unstorableString(req.query, '/querystring') ?? unstorableString(req.params, '/params')
+    if (bad) throw new ValidationError([bad], 'The URL holds text that cannot be stored as sent.')
+  })
+  // A route that declares no body takes none: fields sent to it would otherwise be dropped without a word.
+  // `{}` passes, because many HTTP clients send it on every POST.
+  app.addHook('preValidation', async (req) => {
+    const body = req.body as unknown
+    if (req.routeOptions.schema?.body !== undefined || body === undefined || body === null) return
+    const isObject = typeof body === 'object' && !Array.isArray(body)
+    if (isObject && Object.keys(body).length === 0) return
+    throw new ValidationError(
+      isObject ? Object.keys(body).map((key) => ({ field: `/body/${key}`, message: 'is not a known field' })) : [{ field: '/body', message: 'is not accepted: this endpoint takes no body' }],
+      'This endpoint takes no body.',
+    )
+  })
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store')
     reply.header('x-content-type-options', 'nosniff')

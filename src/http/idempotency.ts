@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { canonicalJson } from '../core/canonical-json.ts'
 import { actorKey } from '../core/access/actor.ts'
 import type { Repositories, Store } from '../core/ports/repositories.ts'
 import { IdempotencyInFlightError, IdempotencyKeyReusedError } from './problem.ts'
@@ -34,7 +35,7 @@ export async function idempotentWrite<T>(
 
   const scope = actorKey(req.actor)
   const requestHash = createHash('sha256')
-    .update(`${req.method} ${req.routeOptions.url ?? req.url}\n${JSON.stringify(req.params ?? {})}\n${JSON.stringify(req.body ?? null)}`)
+    .update(`${req.method} ${req.routeOptions.url ?? req.url}\n${canonicalJson(req.params ?? {})}\n${canonicalJson(req.body ?? null)}`)
     .digest('hex')
   const slot = `${scope}\u0000${key}`
 

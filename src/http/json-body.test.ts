@@ -34,3 +34,17 @@ describe('strict JSON bodies', () => {
     }
   })
 })
+
+describe('duplicate keys', () => {
+  it('are refused, so a second value cannot quietly win', () => {
+    expect(() => parse('{"roles":["researcher"],"roles":["admin"]}')).toThrow(/repeats a key/)
+    expect(() => parse('{"a":{"x":1,"x":2}}')).toThrow(ValidationError)
+    expect(() => parse('{"r\\u006fles":1,"roles":2}')).toThrow(ValidationError)
+  })
+
+  it('are allowed in different objects and as values', () => {
+    expect(parse('{"a":{"x":1},"b":{"x":2},"c":["a","a"],"d":"a"}')).toEqual({ a: { x: 1 }, b: { x: 2 }, c: ['a', 'a'], d: 'a' })
+    expect(parse('[{"x":1},{"x":1}]')).toEqual([{ x: 1 }, { x: 1 }])
+    expect(parse('{"k":"v,\\"k\\":"}')).toEqual({ k: 'v,"k":' })
+  })
+})

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ConflictError, ForbiddenError, LouderError, NotFoundError, RuleError, UnauthenticatedError, ValidationError, type FieldError } from '../core/errors.ts'
 
@@ -16,11 +17,14 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not found',
   405: 'Method not allowed',
+  408: 'Request timeout',
   409: 'Conflict',
   413: 'Request body too large',
+  414: 'URI too long',
   415: 'Unsupported media type',
   422: 'Unprocessable request',
   429: 'Too many requests',
+  431: 'Request headers too large',
   500: 'Internal error',
   503: 'Unavailable',
 }
@@ -51,6 +55,8 @@ export function toProblem(err: unknown): ProblemDocument {
       return problem(400, 'bad_content_length', 'Content-Length does not match the body.')
     case 'FST_ERR_BAD_URL':
       return problem(400, 'bad_url', 'The URL is not valid (check its percent-encoding).')
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return problem(414, 'uri_too_long', 'A path segment of the URL is longer than any this API uses.')
   }
   const status = fe.statusCode ?? fe.status
   if (typeof status === 'number' && status >= 400 && status < 500) return problem(status, typeof fe.code === 'string' ? fe.code.toLowerCase() : 'bad_request', fe.message)
@@ -66,6 +72,25 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   const doc = toProblem(err)
   if (doc.status >= 500) req.log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'request failed')
   return sendProblem(reply, doc)
+}
+
+/**
+ * Requests Node's HTTP parser refuses (malformed request line or headers, headers too large, timeouts)
+ * never reach a route; answer them as problem documents too, then close the connection as Node would.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const doc =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? problem(408, 'request_timeout', 'The request took too long to arrive.')
+    : err.code === 'HPE_HEADER_OVERFLOW' ? problem(431, 'headers_too_large', 'The request headers are larger than this server accepts.')
+    : problem(400, 'malformed_request', 'The request is not valid HTTP.')
+  const body = JSON.stringify(doc)
+  if (socket.writable)
+    socket.write(
+      `HTTP/1.1 ${doc.status} ${doc.title}\r\nContent-Type: application/problem+json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  socket.destroy(err)
 }
 
 /** The same Idempotency-Key came back with a different request (IETF draft: 422). */

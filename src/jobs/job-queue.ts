@@ -60,9 +60,19 @@ export class JobQueue {
 
   /** Takes the most urgent ready job for `workerId` for `leaseMs`, or null when none is ready. */
   async claim(workerId: string, leaseMs: number, names?: readonly JobName[]): Promise<Job | null> {
+    // No name to take: answer here, as `name in ()` is not SQL (and a placeholder name with NUL is refused by PostgreSQL).
+    if (names?.length === 0) return null
     const now = Date.now()
     return this.#db.writeTransaction(async (trx) => {
-      // Leases of dead workers run out; their jobs go back to the queue.
+      // Leases of dead workers run out; their jobs go back to the queue, or to the dead when that was the last
+      // attempt, so a job that kills its worker every time (a decompression bomb) does not come back forever.
+      await trx
+        .updateTable('jobs')
+        .set({ status: 'dead', locked_by: null, locked_until: null, last_error: 'lease expired on the last attempt: the worker stopped without reporting', finished_at: now, updated_at: now })
+        .where('status', '=', 'running')
+        .where('locked_until', '<', now)
+        .whereRef('attempts', '>=', 'max_attempts')
+        .execute()
       await trx
         .updateTable('jobs')
         .set({ status: 'queued', locked_by: null, locked_until: null, updated_at: now })
@@ -70,7 +80,7 @@ export class JobQueue {
         .where('locked_until', '<', now)
         .execute()
       let pick = trx.selectFrom('jobs').select('id').where('status', '=', 'queued').where('run_at', '<=', now)
-      if (names) pick = pick.where('name', 'in', names.length ? [...names] : ['\u0000'])
+      if (names) pick = pick.where('name', 'in', [...names])
       pick = pick.orderBy('priority', 'desc').orderBy('run_at').orderBy('id').limit(1)
       if (this.#db.caps.skipLocked) pick = pick.forUpdate().skipLocked()
       const row = await trx
@@ -105,7 +115,7 @@ export class JobQueue {
       if (!row) return null
       const dead = options.retryable === false || row.attempts >= row.max_attempts
       const status: JobStatus = dead ? 'dead' : 'queued'
-      await trx
+      const result = await trx
         .updateTable('jobs')
         .set({
           status,
@@ -116,9 +126,13 @@ export class JobQueue {
           finished_at: dead ? now : null,
           updated_at: now,
         })
+        // Still ours: on PostgreSQL the read above locks nothing, and the lease may have run out and the job
+        // gone to another worker meanwhile; overwriting that claim would let a third worker take it too.
         .where('id', '=', id)
-        .execute()
-      return status
+        .where('locked_by', '=', workerId)
+        .where('status', '=', 'running')
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) === 1 ? status : null
     })
   }
 

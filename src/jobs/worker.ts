@@ -11,6 +11,8 @@ export type JobHandlers = { [N in JobName]?: JobHandler<N> }
 
 export class PermanentJobError extends Error {
   readonly code = 'job_permanent'
+  // The job's last_error starts with the name: "PermanentJobError: …" tells an operator no retry will help.
+  override readonly name = 'PermanentJobError'
 }
 
 export interface WorkerOptions {

@@ -71,7 +71,9 @@ export class Envelope {
     const key = await this.dataKey(id)
     const raw = Buffer.from(body, 'base64url')
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'))
+      // authTagLength: without it GCM accepts a tag as short as 4 bytes, and a value whose body is only a
+      // short tag could be forged by trying 2^32 of them.
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'), { authTagLength: TAG })
       decipher.setAAD(Buffer.from(context))
       decipher.setAuthTag(raw.subarray(raw.length - TAG))
       return Buffer.concat([decipher.update(raw.subarray(0, raw.length - TAG)), decipher.final()])
@@ -171,7 +173,7 @@ function wrap(kek: Buffer, key: Buffer, id: string): string {
 function unwrap(kek: Buffer, wrapped: string, id: string): Buffer {
   const raw = Buffer.from(wrapped, 'base64')
   try {
-    const decipher = createDecipheriv('aes-256-gcm', kek, raw.subarray(0, 12))
+    const decipher = createDecipheriv('aes-256-gcm', kek, raw.subarray(0, 12), { authTagLength: TAG })
     decipher.setAAD(Buffer.from(`louder-data-key:${id}`))
     decipher.setAuthTag(raw.subarray(raw.length - TAG))
     return Buffer.concat([decipher.update(raw.subarray(12, raw.length - TAG)), decipher.final()])
@@ -196,7 +198,7 @@ function sealChunk(key: Buffer, prefix: Buffer, counter: number, plain: Buffer, 
 function openChunk(key: Buffer, prefix: Buffer, counter: number, sealed: Buffer, last: boolean): Buffer {
   if (sealed.length < TAG) throw new SealError('sealed stream is truncated')
   try {
-    const decipher = createDecipheriv('aes-256-gcm', key, chunkNonce(prefix, counter, last))
+    const decipher = createDecipheriv('aes-256-gcm', key, chunkNonce(prefix, counter, last), { authTagLength: TAG })
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG))
     return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG)), decipher.final()])
   } catch {

@@ -1,5 +1,7 @@
 import type { Command } from 'commander'
 import { registerAdmin } from './admin.ts'
+import { registerBackup } from './backup.ts'
+import { registerRestore } from './restore.ts'
 import { registerServe } from './serve.ts'
 import { registerWorker } from './worker.ts'
 
@@ -8,4 +10,6 @@ export function registerCommands(program: Command): void {
   registerServe(program)
   registerWorker(program)
   registerAdmin(program)
+  registerBackup(program)
+  registerRestore(program)
 }

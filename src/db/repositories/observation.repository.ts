@@ -1,9 +1,29 @@
-import type { Kysely } from 'kysely'
-import type { Observation } from '../../core/observations/observation.ts'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
+import type { Observation, ObservationQuery } from '../../core/observations/observation.ts'
 import type { ObservationRepository } from '../../core/ports/repositories.ts'
+import type { DialectName } from '../dialect/dialect-adapter.ts'
 import type { Database, ObservationsTable } from '../schema.ts'
 
-export function observationRepository(db: Kysely<Database>): ObservationRepository {
+/**
+ * A box-and-window page is answered one of two ways (indexes: migration 0002_observation_search):
+ * - dense (many rows in the box): walk the time index newest first, which carries lat and lon, until a page
+ *   has matched. Costs about page × (rows in the window ÷ rows matching), and reads table rows only for matches.
+ * - sparse: collect the matching rows through the spatial index and sort them. Costs about the match count.
+ * Each is hopeless where the other shines (a city block over a year; a region over a week), so a probe first
+ * counts spatial-index entries, stopping at a threshold, and the count picks the path. SQLite's R*Tree covers
+ * place and time, so it counts the matches themselves. PostgreSQL's GiST covers the place only, so there it
+ * counts the box's rows of all time: fewer than the threshold and the spatial path is cheap whatever the
+ * window; more, and the box is dense enough that the walk meets matches early (unless a window holds far
+ * fewer of them than the box's average, its only slow case).
+ */
+const SQLITE_PROBE_LIMIT = 300
+const POSTGRES_PROBE_LIMIT = 1_000
+const DAY_MS = 86_400_000
+// Candidate ranges for a box across the antimeridian; the exact predicate still decides.
+const LON_BELOW_ALL = -Number.MAX_VALUE
+const LON_ABOVE_ALL = Number.MAX_VALUE
+
+export function observationRepository(db: Kysely<Database>, dialect: DialectName): ObservationRepository {
   return {
     async insert(observation) {
       await db.insertInto('observations').values(toRow(observation)).execute()
@@ -18,24 +38,11 @@ export function observationRepository(db: Kysely<Database>): ObservationReposito
       return row ? fromRow(row) : null
     },
     async list(q) {
-      let query = db.selectFrom('observations').selectAll()
-      if (q.bbox) {
-        const [west, south, east, north] = q.bbox
-        query = query.where('lat', '>=', south).where('lat', '<=', north)
-        // A box that crosses the antimeridian has west > east.
-        query = west <= east
-          ? query.where('lon', '>=', west).where('lon', '<=', east)
-          : query.where((eb) => eb.or([eb('lon', '>=', west), eb('lon', '<=', east)]))
+      if (!q.bbox) {
+        const rows = await sql<ObservationsTable>`select * from observations where ${exactFilter(q)} order by occurred_at desc, id desc limit ${q.limit + 1}`.execute(db)
+        return rows.rows.map(fromRow)
       }
-      if (q.from !== undefined) query = query.where('occurred_at', '>=', q.from)
-      if (q.to !== undefined) query = query.where('occurred_at', '<', q.to)
-      if (q.after) {
-        const { occurredAt, id } = q.after
-        query = query.where((eb) =>
-          eb.or([eb('occurred_at', '<', occurredAt), eb.and([eb('occurred_at', '=', occurredAt), eb('id', '<', id)])]),
-        )
-      }
-      const rows = await query.orderBy('occurred_at', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute()
+      const rows = dialect === 'sqlite' ? await listInBoxSqlite(db, q) : await listInBoxPostgres(db, q)
       return rows.map(fromRow)
     },
     async count() {
@@ -43,6 +50,100 @@ export function observationRepository(db: Kysely<Database>): ObservationReposito
       return Number(row.n)
     },
   }
+}
+
+async function listInBoxSqlite(db: Kysely<Database>, q: ObservationQuery): Promise<ObservationsTable[]> {
+  const limit = q.limit + 1
+  const boxes = candidateBoxes(q)
+  // Two statements, not one with both paths gated on the probe: SQLite would run both.
+  const probe = await sql<{ n: number }>`select count(*) as n from (${sql.join(
+    boxes.map((b) => sql`select 1 from observations_rtree where ${rtreeRange(b, q)}`),
+    sql` union all `,
+  )} limit ${SQLITE_PROBE_LIMIT + 1})`.execute(db)
+  if (Number(probe.rows[0]?.n) > SQLITE_PROBE_LIMIT) {
+    const { rows } = await sql<ObservationsTable>`select * from observations indexed by observations_time_place
+      where ${exactFilter(q)} order by occurred_at desc, id desc limit ${limit}`.execute(db)
+    return rows
+  }
+  // The tree's entries carry exact copies of the columns, so the page is chosen before any table row is read.
+  const { rows } = await sql<ObservationsTable>`select * from observations where id in (
+      select observation_id from (${sql.join(
+        boxes.map((b) => sql`select observation_id, occurred_at from observations_rtree where ${rtreeRange(b, q)} and ${exactFilter(q, 'observation_id')}`),
+        sql` union all `,
+      )}) order by occurred_at desc, observation_id desc limit ${limit})
+    order by occurred_at desc, id desc`.execute(db)
+  return rows
+}
+
+async function listInBoxPostgres(db: Kysely<Database>, q: ObservationQuery): Promise<ObservationsTable[]> {
+  const limit = q.limit + 1
+  const exact = exactFilter(q)
+  const inBox = sql.join(
+    candidateBoxes(q).map((b) => sql`point(lon, lat) <@ box(point(${b.west}, ${b.south}), point(${b.east}, ${b.north}))`),
+    sql` or `,
+  )
+  // One statement, so one round trip and one plan; each path is gated on the probe, and PostgreSQL skips the
+  // one whose gate is false. `occurred_at + 0` keeps the planner from walking the time index on the spatial path.
+  const { rows } = await sql<ObservationsTable>`
+    with probe as materialized (
+      select count(*) as n from (select 1 from observations where ${inBox} limit ${POSTGRES_PROBE_LIMIT + 1}) entries
+    )
+    select * from (
+      (select * from observations where ${exact} and (select n from probe) > ${POSTGRES_PROBE_LIMIT}
+        order by occurred_at desc, id desc limit ${limit})
+      union all
+      (select * from observations where id in (
+        select id from observations where (${inBox}) and ${exact} and (select n from probe) <= ${POSTGRES_PROBE_LIMIT}
+        order by occurred_at + 0 desc, id desc limit ${limit}))
+    ) page order by occurred_at desc, id desc`.execute(db)
+  return rows
+}
+
+interface LonLatBox {
+  west: number
+  south: number
+  east: number
+  north: number
+}
+
+/** The box as index-friendly rectangles: two when it crosses the antimeridian (west > east). */
+function candidateBoxes(q: ObservationQuery): LonLatBox[] {
+  const [west, south, east, north] = q.bbox!
+  return west <= east
+    ? [{ west, south, east, north }]
+    : [
+        { west, south, east: LON_ABOVE_ALL, north },
+        { west: LON_BELOW_ALL, south, east, north },
+      ]
+}
+
+/** An R*Tree range over one rectangle and the query's window (keyset included), in the tree's day units. */
+function rtreeRange(b: LonLatBox, q: ObservationQuery): RawBuilder<unknown> {
+  const terms = [sql`min_lat <= ${b.north} and max_lat >= ${b.south} and min_lon <= ${b.east} and max_lon >= ${b.west}`]
+  // Division is monotonic, so t >= from implies t/DAY >= from/DAY, and the tree rounds its bounds outwards.
+  if (q.from !== undefined) terms.push(sql`max_day >= ${q.from / DAY_MS}`)
+  if (q.to !== undefined) terms.push(sql`min_day <= ${q.to / DAY_MS}`)
+  if (q.after) terms.push(sql`min_day <= ${q.after.occurredAt / DAY_MS}`)
+  return sql.join(terms, sql` and `)
+}
+
+/**
+ * The exact predicate of a list: box, window [from, to), keyset position. Every path applies it, so every
+ * path answers the same rows. `idColumn` names the id where the row comes from the R*Tree's copies.
+ */
+function exactFilter(q: ObservationQuery, idColumn: 'id' | 'observation_id' = 'id'): RawBuilder<unknown> {
+  const id = sql.ref(idColumn)
+  const terms: RawBuilder<unknown>[] = [sql`1 = 1`]
+  if (q.bbox) {
+    const [west, south, east, north] = q.bbox
+    terms.push(sql`lat >= ${south} and lat <= ${north}`)
+    terms.push(west <= east ? sql`lon >= ${west} and lon <= ${east}` : sql`(lon >= ${west} or lon <= ${east})`)
+  }
+  if (q.from !== undefined) terms.push(sql`occurred_at >= ${q.from}`)
+  if (q.to !== undefined) terms.push(sql`occurred_at < ${q.to}`)
+  // A row-value comparison, so that both databases seek the time index to the position instead of filtering.
+  if (q.after) terms.push(sql`occurred_at <= ${q.after.occurredAt} and (occurred_at, ${id}) < (${q.after.occurredAt}, ${q.after.id})`)
+  return sql.join(terms, sql` and `)
 }
 
 function toRow(o: Observation): ObservationsTable {

@@ -18,7 +18,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
         tags: ['auth'],
         summary: 'Exchange email and password for an API token (shown once)',
         body: LoginBody,
-        response: { 201: Type.Object({ token: Type.String(), expiresAt: Timestamp }), ...problemResponses(400, 401) },
+        response: { 201: Type.Object({ token: Type.String(), expiresAt: Timestamp }), ...problemResponses(400, 401, 413, 415) },
       },
     },
     async (req, reply) => {

@@ -63,7 +63,7 @@ export function registerJobRoutes(app: FastifyInstance, ctx: AppContext): void {
     '/api/v1/jobs/:id/retry',
     {
       config: { action: 'job.retry' },
-      schema: { tags: ['platform'], summary: 'Queue a dead or finished job again', security: [{ bearer: [] }], params: Strict({ id: Uuid }), response: { 200: JobSchema, ...problemResponses(401, 403, 404) } },
+      schema: { tags: ['platform'], summary: 'Queue a dead or finished job again', security: [{ bearer: [] }], params: Strict({ id: Uuid }), response: { 200: JobSchema, ...problemResponses(400, 401, 403, 404) } },
     },
     async (req) => presentJob((await ctx.jobs.retry(req.params.id)) ?? throwNotFound('dead or finished job', req.params.id)),
   )

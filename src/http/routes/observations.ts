@@ -8,7 +8,7 @@ import { throwNotFound } from '../../core/errors.ts'
 import { authorize } from '../../core/access/policy.ts'
 import { toRfc3339 } from '../../core/time.ts'
 import { idempotentWrite } from '../idempotency.ts'
-import { IdempotencyHeaders, PageOf, PageQuery, problemResponses, Strict, Timestamp, Uuid } from '../schemas/common.ts'
+import { IdempotencyHeaders, PageOf, PageQuery, parseTimestamp, problemResponses, Strict, Timestamp, Uuid } from '../schemas/common.ts'
 
 const Location = Strict({ lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) })
 
@@ -60,12 +60,10 @@ export function registerObservationRoutes(app: FastifyInstance, ctx: AppContext)
         response: { 201: ObservationSchema, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
       },
     },
-    async (req, reply) =>
-      idempotentWrite(deps, req, reply, 201, async (repos) =>
-        presentObservation(
-          await createObservation(repos, req.actor, { narrative: req.body.narrative, occurredAt: Date.parse(req.body.occurredAt), location: req.body.location ?? null }),
-        ),
-      ),
+    async (req, reply) => {
+      const input = { narrative: req.body.narrative, occurredAt: parseTimestamp(req.body.occurredAt, '/body/occurredAt'), location: req.body.location ?? null }
+      return idempotentWrite(deps, req, reply, 201, async (repos) => presentObservation(await createObservation(repos, req.actor, input)))
+    },
   )
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
@@ -84,8 +82,8 @@ export function registerObservationRoutes(app: FastifyInstance, ctx: AppContext)
       const q = req.query
       const page = await listObservations(ctx.store.repos, req.actor, {
         bbox: q.bbox ? parseBBox(q.bbox) : undefined,
-        from: q.from ? Date.parse(q.from) : undefined,
-        to: q.to ? Date.parse(q.to) : undefined,
+        from: q.from ? parseTimestamp(q.from, '/querystring/from') : undefined,
+        to: q.to ? parseTimestamp(q.to, '/querystring/to') : undefined,
         limit: q.limit ?? 50,
         cursor: q.cursor,
       })

@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http'
 import { type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox'
+import { ValidationError } from '../../core/errors.ts'
 import { MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from '../../core/pagination.ts'
 
 /** An object schema that refuses unknown fields: a typo in a field name is an error, not silently dropped data. */
@@ -8,6 +10,18 @@ export function Strict<T extends TProperties>(properties: T, options: { descript
 
 export const Uuid = Type.String({ format: 'uuid', description: 'UUIDv7 record id' })
 export const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339 UTC time' })
+
+/**
+ * A `Timestamp` that passed the schema, as epoch ms. The schema's date-time format also lets through what no
+ * JavaScript time can hold (a leap second, 23:59:60) and offsets RFC 3339 does not allow (`+05`), which
+ * Date.parse turns into NaN: refuse those here as bad input instead of failing on a NaN later.
+ */
+export function parseTimestamp(value: string, field: string): number {
+  const ms = Date.parse(value)
+  if (Number.isNaN(ms))
+    throw new ValidationError([{ field, message: 'must be an RFC 3339 time such as 2024-05-01T12:00:00Z (leap seconds cannot be stored)' }])
+  return ms
+}
 
 /** RFC 9457 problem details, with `errors` for validation failures. */
 export const Problem = Type.Object(
@@ -22,9 +36,12 @@ export const Problem = Type.Object(
   { title: 'Problem' },
 )
 
-/** The common responses every route can give, so OpenAPI documents them and clients can rely on the shape. */
-export function problemResponses(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((s) => [s, Problem]))
+/**
+ * The common responses every route can give, so OpenAPI documents them and clients can rely on the shape.
+ * They are documented (and serialised) under the media type they are sent with, application/problem+json.
+ */
+export function problemResponses(...statuses: number[]): Record<number, { description: string; content: { 'application/problem+json': { schema: TSchema } } }> {
+  return Object.fromEntries(statuses.map((s) => [s, { description: `Problem (RFC 9457): ${STATUS_CODES[s] ?? 'error'}`, content: { 'application/problem+json': { schema: Problem } } }]))
 }
 
 export const PageQuery = {

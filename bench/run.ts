@@ -1,0 +1,24 @@
+/**
+ * `npm run bench` runs every bench; `npm run bench -- <name>` runs one. Figures go to stdout as JSON lines
+ * (bench/report.ts), progress to stderr. bench/README.md says what each figure means.
+ */
+import { progress } from './report.ts'
+
+const BENCHES: Record<string, { about: string; load: () => Promise<{ run(): Promise<void> }> }> = {
+  api: { about: 'GET /api/v1/observations by box and time over 1,000,000 rows, SQLite and PostgreSQL', load: () => import('./api.ts') },
+}
+
+const names = process.argv.slice(2)
+for (const name of names) {
+  if (!Object.hasOwn(BENCHES, name)) {
+    process.stderr.write(`unknown bench '${name}'; the benches are:\n`)
+    for (const [known, { about }] of Object.entries(BENCHES)) process.stderr.write(`  ${known.padEnd(8)} ${about}\n`)
+    process.exit(2)
+  }
+}
+for (const name of names.length ? names : Object.keys(BENCHES)) {
+  progress(`${name}: starting`)
+  const started = performance.now()
+  await (await BENCHES[name]!.load()).run()
+  progress(`${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+}

@@ -1,0 +1,174 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { BlobHashMismatchError, BlobNotFoundError, type BlobStore } from '../../src/core/ports/blob-store.ts'
+
+/** What the contract needs from one adapter's test setup, beyond the store itself. */
+export interface BlobStoreFixture {
+  /** A new, empty store. */
+  store: BlobStore
+  /** Opens the same storage again, as a process restarting after a crash would. */
+  reopen(): Promise<BlobStore>
+  /** Leaves behind what a crash in the middle of putting `bytes` under `key` would (a temp file, an unfinished upload). */
+  leaveCrashDebris(key: string, bytes: Uint8Array): Promise<void>
+  /** Everything the storage holds, temp files included (paths or object names), to prove nothing was left behind. */
+  residue(): Promise<string[]>
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+
+/** Yields `bytes` in pieces of uneven sizes, as a network upload would arrive. */
+async function* pieces(bytes: Uint8Array, size = 7_919): AsyncGenerator<Uint8Array> {
+  for (let i = 0, n = 0; i < bytes.length; i += size + (n++ % 3) * 1_000) yield bytes.subarray(i, i + size + (n % 3) * 1_000)
+}
+
+async function readAll(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const part of body) parts.push(Buffer.from(part))
+  return Buffer.concat(parts)
+}
+
+async function keysOf(store: BlobStore): Promise<string[]> {
+  const keys: string[] = []
+  for await (const key of store.list()) keys.push(key)
+  return keys.sort()
+}
+
+/** Keys that are not a SHA-256 in lower-case hex, several of them attempts to escape the store's root. */
+export const HOSTILE_KEYS = [
+  '../../etc/passwd',
+  '/etc/passwd',
+  `../${'a'.repeat(61)}`,
+  `${'a'.repeat(62)}/..`,
+  `ab/../../${'c'.repeat(55)}`,
+  'A'.repeat(64),
+  'a'.repeat(63),
+  'a'.repeat(65),
+  `${'a'.repeat(63)}\u0000`,
+  `${'g'.repeat(64)}`,
+  '',
+]
+
+/** The contract every BlobStore adapter must meet: the same suite for the filesystem, S3, and whatever comes next. */
+export function blobStoreContract(name: string, make: () => Promise<BlobStoreFixture>): void {
+  describe(`BlobStore contract: ${name}`, () => {
+    let fixture: BlobStoreFixture
+    let store: BlobStore
+    const opened: BlobStore[] = []
+
+    beforeEach(async () => {
+      fixture = await make()
+      store = fixture.store
+      opened.push(store)
+    })
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()))
+    })
+
+    it.each([0, 1, 65_536 + 3, 1_048_576 + 17])('returns exactly what was put (%i bytes)', async (length) => {
+      const bytes = randomBytes(length)
+      const key = sha256(bytes)
+      await store.put(key, pieces(bytes))
+      expect(await store.has(key)).toBe(true)
+      expect(await store.size(key)).toBe(length)
+      expect((await readAll(await store.get(key))).equals(bytes)).toBe(true)
+    })
+
+    it('reads byte ranges, end inclusive', async () => {
+      const bytes = randomBytes(200_000)
+      const key = sha256(bytes)
+      await store.put(key, pieces(bytes))
+      for (const [start, end] of [[0, 0], [10, 99], [65_530, 65_540], [199_999, 199_999], [0, 199_999]] as const)
+        expect((await readAll(await store.get(key, { start, end }))).equals(bytes.subarray(start, end + 1))).toBe(true)
+    })
+
+    it('knows nothing of a key never put', async () => {
+      const key = sha256(randomBytes(8))
+      expect(await store.has(key)).toBe(false)
+      expect(await store.size(key)).toBeNull()
+      await expect(store.get(key)).rejects.toBeInstanceOf(BlobNotFoundError)
+    })
+
+    it('treats a put of a key it holds as a no-op, still reading the body to its end', async () => {
+      const bytes = randomBytes(10_000)
+      const key = sha256(bytes)
+      await store.put(key, pieces(bytes))
+      let drained = false
+      async function* again() {
+        yield* pieces(bytes)
+        drained = true
+      }
+      await store.put(key, again())
+      expect(drained).toBe(true)
+      expect((await readAll(await store.get(key))).equals(bytes)).toBe(true)
+      expect(await keysOf(store)).toEqual([key])
+    })
+
+    it('takes concurrent puts of the same blob', async () => {
+      const bytes = randomBytes(300_000)
+      const key = sha256(bytes)
+      await Promise.all([store.put(key, pieces(bytes)), store.put(key, pieces(bytes)), store.put(key, pieces(bytes))])
+      expect((await readAll(await store.get(key))).equals(bytes)).toBe(true)
+      expect(await keysOf(store)).toEqual([key])
+    })
+
+    it('refuses a body whose hash is not its key, and keeps nothing of it', async () => {
+      const bytes = randomBytes(100_000)
+      const key = sha256(randomBytes(16))
+      await expect(store.put(key, pieces(bytes))).rejects.toBeInstanceOf(BlobHashMismatchError)
+      expect(await store.has(key)).toBe(false)
+      expect(await store.has(sha256(bytes))).toBe(false)
+      expect(await keysOf(store)).toEqual([])
+      expect(await fixture.residue()).toEqual([])
+    })
+
+    it('keeps nothing of a body that fails half-way', async () => {
+      const bytes = randomBytes(100_000)
+      const key = sha256(bytes)
+      const failure = new Error('connection reset')
+      async function* broken() {
+        yield bytes.subarray(0, 50_000)
+        throw failure
+      }
+      await expect(store.put(key, broken())).rejects.toBe(failure)
+      expect(await store.has(key)).toBe(false)
+      expect(await fixture.residue()).toEqual([])
+    })
+
+    it('never shows what a crash left half-written, and clears it when opened again', async () => {
+      const bytes = randomBytes(70_000)
+      const key = sha256(bytes)
+      await fixture.leaveCrashDebris(key, bytes.subarray(0, 30_000))
+      expect(await store.has(key)).toBe(false)
+      expect(await keysOf(store)).toEqual([])
+
+      const reopened = await fixture.reopen()
+      opened.push(reopened)
+      expect(await fixture.residue()).toEqual([])
+      expect(await reopened.has(key)).toBe(false)
+      expect(await keysOf(reopened)).toEqual([])
+      await reopened.put(key, pieces(bytes))
+      expect((await readAll(await reopened.get(key))).equals(bytes)).toBe(true)
+    })
+
+    it('lists every key it holds', async () => {
+      const keys: string[] = []
+      for (let i = 0; i < 20; i++) {
+        const bytes = randomBytes(100 + i)
+        keys.push(sha256(bytes))
+        await store.put(sha256(bytes), pieces(bytes))
+      }
+      expect(await keysOf(store)).toEqual(keys.sort())
+    })
+
+    it('refuses keys that are not SHA-256 lower-case hex, touching nothing', async () => {
+      const bytes = Buffer.from('root:x:0:0:root:/root:/bin/bash\n')
+      for (const key of HOSTILE_KEYS) {
+        await expect(store.put(key, pieces(bytes)), key).rejects.toThrow()
+        await expect(store.get(key), key).rejects.toThrow()
+        await expect(store.has(key), key).rejects.toThrow()
+        await expect(store.size(key), key).rejects.toThrow()
+      }
+      expect(await fixture.residue()).toEqual([])
+    })
+  })
+}
