@@ -4,6 +4,7 @@ import type { Config } from './config/build-config.ts'
 import type { BlobStore } from './core/ports/blob-store.ts'
 import type { PasswordHasher } from './core/ports/password-hasher.ts'
 import type { Store } from './core/ports/repositories.ts'
+import type { Sealer } from './core/ports/sealer.ts'
 import { type DialectAdapter, openDatabase } from './db/database.ts'
 import { makeStore } from './db/store.ts'
 import { JobQueue } from './jobs/job-queue.ts'
@@ -25,6 +26,8 @@ export interface AppContext {
   envelope: Envelope
   jobs: JobQueue
   passwords: PasswordHasher
+  /** Seals single values (TOTP secrets, restricted fields) with envelope encryption. */
+  sealer: Sealer
   close(): Promise<void>
 }
 
@@ -34,6 +37,7 @@ export async function createAppContext(config: Config, logger: Logger, options: 
     const store = makeStore(db)
     const keyring = await openKeyringFor(db, config.masterKeyFile)
     const blobs = await makeFsBlobStore(join(config.dataDir, 'blobs'))
+    const envelope = new Envelope(db.kysely, keyring)
     return {
       config,
       version: VERSION,
@@ -42,7 +46,8 @@ export async function createAppContext(config: Config, logger: Logger, options: 
       store,
       blobs,
       keyring,
-      envelope: new Envelope(db.kysely, keyring),
+      envelope,
+      sealer: envelope,
       jobs: new JobQueue(db),
       passwords: { hash: hashPassword, verify: verifyPassword, generate: generatePassword },
       async close() {

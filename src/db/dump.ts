@@ -20,6 +20,11 @@ export const PRIMARY_KEYS = {
   idempotency_keys: ['scope', 'key'],
   jobs: ['id'],
   observations: ['id'],
+  orgs: ['id'],
+  recovery_codes: ['user_id', 'code_hash'],
+  sessions: ['id'],
+  settings: ['key'],
+  audit_log: ['id'],
 } as const satisfies { [T in keyof Database]: readonly (keyof Database[T] & string)[] }
 
 // A table missing from TABLES_IN_DEPENDENCY_ORDER would silently be left out of every backup: make it a type error.

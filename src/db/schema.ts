@@ -11,11 +11,17 @@ export interface Database {
   jobs: JobsTable
   data_keys: DataKeysTable
   observations: ObservationsTable
+  orgs: OrgsTable
+  recovery_codes: RecoveryCodesTable
+  sessions: SessionsTable
+  settings: SettingsTable
+  audit_log: AuditLogTable
 }
 
 /** Tables in an order that satisfies every foreign key: backups write them, restores load them, in this order. */
 export const TABLES_IN_DEPENDENCY_ORDER = [
   'meta',
+  'orgs',
   'users',
   'user_roles',
   'api_tokens',
@@ -23,6 +29,10 @@ export const TABLES_IN_DEPENDENCY_ORDER = [
   'idempotency_keys',
   'jobs',
   'observations',
+  'recovery_codes',
+  'sessions',
+  'settings',
+  'audit_log',
 ] as const satisfies readonly (keyof Database)[]
 
 export interface MetaTable {
@@ -39,6 +49,70 @@ export interface UsersTable {
   created_at: number
   updated_at: number
   disabled_at: number | null
+  org_id: string | null
+  /** Sealed (envelope encryption); never in clear. */
+  totp_secret: string | null
+  totp_pending_secret: string | null
+  totp_enabled_at: number | null
+  totp_last_step: number | null
+  failed_logins: number
+  locked_until: number | null
+  password_changed_at: number | null
+}
+
+export interface OrgsTable {
+  id: string
+  name: string
+  created_at: number
+  updated_at: number
+}
+
+export interface RecoveryCodesTable {
+  user_id: string
+  /** SHA-256 of the code; the codes are shown once. */
+  code_hash: string
+  created_at: number
+  used_at: number | null
+}
+
+export interface SessionsTable {
+  id: string
+  user_id: string
+  /** SHA-256 of the cookie value. */
+  token_hash: string
+  csrf_hash: string
+  created_at: number
+  last_seen_at: number
+  expires_at: number
+  ip: string | null
+  user_agent: string | null
+  revoked_at: number | null
+}
+
+export interface SettingsTable {
+  key: string
+  value: string
+  updated_at: number
+  updated_by: string | null
+}
+
+/** Append-only (triggers refuse UPDATE and DELETE). Never holds restricted values, only what was touched. */
+export interface AuditLogTable {
+  id: string
+  at: number
+  actor: string
+  user_id: string | null
+  via: string | null
+  action: string
+  outcome: string
+  status: number | null
+  method: string | null
+  route: string | null
+  resource_type: string | null
+  resource_id: string | null
+  ip: string | null
+  reason: string | null
+  detail: string | null
 }
 
 export interface UserRolesTable {

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Repositories, Store } from '../core/ports/repositories.ts'
 import type { DialectAdapter, DialectName } from './dialect/dialect-adapter.ts'
+import { auditRepository, orgRepository, recoveryCodeRepository, sessionRepository, settingsRepository } from './repositories/accounts.repository.ts'
 import { idempotencyRepository } from './repositories/idempotency.repository.ts'
 import { metaRepository } from './repositories/meta.repository.ts'
 import { observationRepository } from './repositories/observation.repository.ts'
@@ -11,6 +12,11 @@ import type { Database } from './schema.ts'
 function repositories(db: Kysely<Database>, dialect: DialectName): Repositories {
   return {
     users: userRepository(db),
+    orgs: orgRepository(db),
+    sessions: sessionRepository(db),
+    recoveryCodes: recoveryCodeRepository(db),
+    audit: auditRepository(db),
+    settings: settingsRepository(db),
     tokens: tokenRepository(db),
     observations: observationRepository(db, dialect),
     idempotency: idempotencyRepository(db),

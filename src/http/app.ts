@@ -1,7 +1,9 @@
+import cookie from '@fastify/cookie'
 import swagger from '@fastify/swagger'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { AppContext } from '../app-context.ts'
 import { ValidationError } from '../core/errors.ts'
+import { auditHook } from './audit.ts'
 import { authHook } from './auth.ts'
 import { parseJsonBody, unstorableString } from './json-body.ts'
 import { clientErrorHandler, errorHandler, problem, sendProblem } from './problem.ts'
@@ -51,7 +53,9 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
     },
   })
 
+  await app.register(cookie)
   app.addHook('onRequest', authHook(ctx.store.repos))
+  app.addHook('onResponse', auditHook(ctx.store.repos))
   // Query strings and path parameters reach SQL as text too: the same NUL and lone-surrogate rule as bodies.
   app.addHook('preValidation', async (req) => {
     const bad = unstorableString(req.query, '/querystring') ?? unstorableString(req.params, '/params')

@@ -1,8 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ANONYMOUS, type Actor } from '../core/access/actor.ts'
 import { authorize, type Action } from '../core/access/policy.ts'
+import { needsTwoFactor, readAccessSettings } from '../core/accounts/access-settings.ts'
+import { csrfMatches, resolveSession, sessionActor } from '../core/accounts/sessions.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
-import { UnauthenticatedError } from '../core/errors.ts'
+import { ForbiddenError, UnauthenticatedError } from '../core/errors.ts'
 import type { Repositories } from '../core/ports/repositories.ts'
 
 declare module 'fastify' {
@@ -15,20 +17,38 @@ declare module 'fastify' {
   }
 }
 
+export const SESSION_COOKIE = 'louder_session'
+export const CSRF_COOKIE = 'louder_csrf'
+export const CSRF_HEADER = 'x-csrf-token'
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
 /**
  * Resolves the caller before anything else runs, then checks the route's declared action, so a denied
  * call is answered 401/403 before its body is even validated and no route tests roles itself.
+ * A bearer token wins over a cookie. A write made with the session cookie must carry the session's CSRF
+ * token in X-CSRF-Token: another site can make the browser send the cookie, but cannot read the token.
  */
 export function authHook(repos: Repositories) {
   return async function authenticate(req: FastifyRequest, _reply: FastifyReply) {
     req.actor = ANONYMOUS
     const header = req.headers.authorization
+    const cookie = req.cookies?.[SESSION_COOKIE]
     if (header !== undefined) {
       const match = /^Bearer ([^\s]+)$/i.exec(header)
       if (!match) throw new UnauthenticatedError('Send the token as `Authorization: Bearer <token>`.')
       req.actor = await authenticateToken(repos, match[1]!)
+    } else if (cookie) {
+      const auth = await resolveSession(repos, cookie)
+      if (!SAFE_METHODS.has(req.method) && !csrfMatches(auth.csrfHash, headerValue(req.headers[CSRF_HEADER])))
+        throw new ForbiddenError(`write with a session cookie without its CSRF token (send the ${CSRF_HEADER} header the sign-in gave)`)
+      const settings = await readAccessSettings(repos)
+      req.actor = sessionActor(auth, !auth.user.twoFactorEnabled && needsTwoFactor(settings, auth.user.roles))
     }
     const action = req.routeOptions.config.action
     if (action) authorize(req.actor, action)
   }
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value
 }

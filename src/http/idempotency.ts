@@ -3,7 +3,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { canonicalJson } from '../core/canonical-json.ts'
 import { actorKey } from '../core/access/actor.ts'
 import type { Repositories, Store } from '../core/ports/repositories.ts'
+import type { Sealer } from '../core/ports/sealer.ts'
+import { auditWrite } from './audit.ts'
 import { IdempotencyInFlightError, IdempotencyKeyReusedError } from './problem.ts'
+
+/** Marks a stored response that was sealed because it carries a secret. */
+const SEALED = 'sealed:'
 
 /** Requests holding a key in this process right now; a second one with the same key gets 409. */
 const inFlight = new Set<string>()
@@ -11,15 +16,18 @@ const inFlight = new Set<string>()
 export interface IdempotencyDeps {
   store: Store
   isUniqueViolation(err: unknown): boolean
+  /** Seals stored responses that carry a secret (a generated password, a new token). */
+  sealer: Sealer
 }
 
 /**
- * Runs a write with IETF Idempotency-Key semantics. The stored response is saved in the same transaction
+ * Runs a write, and its audit record, in one transaction, with IETF Idempotency-Key semantics. The stored response is saved in the same transaction
  * as the write, so a crash leaves both or neither: a retry after an acknowledged write replays the first
  * answer instead of writing twice, and a retry after a lost one writes once.
  * Same key + same request → the stored response (header `Idempotent-Replayed: true`); same key + a
  * different request → 422; the same key while the first is still running → 409.
  * `write` returns the presented response body, which is what gets stored and replayed.
+ * `secretResponse` seals the stored copy (generated passwords, new tokens): a database dump must not show them.
  * Without the header the write simply runs in a transaction.
  */
 export async function idempotentWrite<T>(
@@ -28,23 +36,32 @@ export async function idempotentWrite<T>(
   reply: FastifyReply,
   status: number,
   write: (repos: Repositories) => Promise<T>,
+  options: { secretResponse?: boolean } = {},
 ): Promise<T> {
   const key = req.headers['idempotency-key']
   reply.code(status)
-  if (typeof key !== 'string') return deps.store.transaction(write)
+  if (typeof key !== 'string')
+    return deps.store.transaction(async (repos) => {
+      const result = await write(repos)
+      await auditWrite(repos, req, status, result)
+      return result
+    })
 
   const scope = actorKey(req.actor)
   const requestHash = createHash('sha256')
     .update(`${req.method} ${req.routeOptions.url ?? req.url}\n${canonicalJson(req.params ?? {})}\n${canonicalJson(req.body ?? null)}`)
     .digest('hex')
   const slot = `${scope}\u0000${key}`
+  const sealContext = `idempotency_keys:${scope}:${key}`
 
   const replay = async (): Promise<T | undefined> => {
     const stored = await deps.store.repos.idempotency.find(scope, key)
     if (!stored) return undefined
     if (stored.requestHash !== requestHash) throw new IdempotencyKeyReusedError()
     reply.code(stored.statusCode).header('idempotent-replayed', 'true')
-    return JSON.parse(stored.body) as T
+    req.auditExtra = { ...req.auditExtra, detail: { replayed: true } }
+    const body = stored.body.startsWith(SEALED) ? (await deps.sealer.open(stored.body.slice(SEALED.length), sealContext)).toString('utf8') : stored.body
+    return JSON.parse(body) as T
   }
 
   const earlier = await replay()
@@ -52,9 +69,14 @@ export async function idempotentWrite<T>(
   if (inFlight.has(slot)) throw new IdempotencyInFlightError()
   inFlight.add(slot)
   try {
+    // A response carrying a secret is stored sealed, with a data key made before the transaction takes the lock.
+    const dataKeyId = options.secretResponse ? await deps.sealer.reserveDataKey() : null
     return await deps.store.transaction(async (repos) => {
       const result = await write(repos)
-      await repos.idempotency.save(scope, key, { requestHash, statusCode: status, body: JSON.stringify(result) }, Date.now())
+      await auditWrite(repos, req, status, result)
+      const json = JSON.stringify(result)
+      const body = dataKeyId ? SEALED + (await deps.sealer.seal(json, sealContext, { dataKeyId })) : json
+      await repos.idempotency.save(scope, key, { requestHash, statusCode: status, body }, Date.now())
       return result
     })
   } catch (err) {

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { SecondFactorRequiredError, TooManyAttemptsError } from '../core/accounts/login.ts'
 import { ConflictError, ForbiddenError, LouderError, NotFoundError, RuleError, UnauthenticatedError, ValidationError, type FieldError } from '../core/errors.ts'
 
 export interface ProblemDocument {
@@ -37,7 +38,8 @@ export function problem(status: number, code: string, detail?: string, errors?: 
 export function toProblem(err: unknown): ProblemDocument {
   if (isFastifyValidation(err)) return problem(400, 'validation_failed', 'The request does not match the schema; see `errors`.', validationErrors(err))
   if (err instanceof ValidationError) return problem(400, err.code, err.message, err.errors)
-  if (err instanceof UnauthenticatedError) return problem(401, err.code, err.message)
+  if (err instanceof UnauthenticatedError || err instanceof SecondFactorRequiredError) return problem(401, err.code, err.message)
+  if (err instanceof TooManyAttemptsError) return problem(429, err.code, err.message)
   if (err instanceof ForbiddenError) return problem(403, err.code, err.message)
   if (err instanceof NotFoundError) return problem(404, err.code, err.message)
   if (err instanceof IdempotencyKeyReusedError) return problem(422, err.code, err.message)
@@ -71,6 +73,7 @@ export function sendProblem(reply: FastifyReply, doc: ProblemDocument): FastifyR
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply) {
   const doc = toProblem(err)
   if (doc.status >= 500) req.log.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack } }, 'request failed')
+  if (err instanceof TooManyAttemptsError) reply.header('retry-after', String(err.retryAfterSeconds))
   return sendProblem(reply, doc)
 }
 

@@ -39,6 +39,10 @@ export class Envelope {
     return { id, key }
   }
 
+  async reserveDataKey(): Promise<string> {
+    return (await this.newDataKey()).id
+  }
+
   async dataKey(id: string): Promise<Buffer> {
     const cached = this.#cache.get(id)
     if (cached) return cached

@@ -18,9 +18,11 @@ function user(overrides: Partial<User> = {}): User {
     email: `${id}@example.org`,
     displayName: 'Test Person',
     roles: [],
+    orgId: null,
     mustChangePassword: false,
     createdAt: T0,
     disabledAt: null,
+    twoFactorEnabled: false,
     ...overrides,
   }
 }

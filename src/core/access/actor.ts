@@ -3,7 +3,18 @@ export type Role = (typeof ROLES)[number]
 
 /** Who is acting: a signed-in user (through a token or session), nobody, or Louder itself (jobs, CLI on the data directory). */
 export type Actor =
-  | { kind: 'user'; userId: string; roles: Role[]; tokenId: string | null }
+  | {
+      kind: 'user'
+      userId: string
+      roles: Role[]
+      orgId: string | null
+      /** How the request proved who it is. */
+      via: 'token' | 'session'
+      tokenId: string | null
+      sessionId: string | null
+      /** Signed in, but policy requires two-factor login and none is enrolled yet: only enrolment is allowed. */
+      twoFactorPending: boolean
+    }
   | { kind: 'anonymous' }
   | { kind: 'system'; name: string }
 

@@ -5,26 +5,61 @@ import type { Actor, Role } from './actor.ts'
  * Every action Louder can take, and who may take it: the one place authorisation is decided.
  * Routes name their action in their config and jobs name theirs; nothing tests roles inline.
  * `public` needs no login; `authenticated` any signed-in user; otherwise one of the listed roles.
+ * Resource-level rules (a researcher edits only their own observations, a partner sees only what is
+ * shared with their organisation) are checked by the use case, with the record in hand.
  */
 export const POLICY = {
   'health.read': 'public',
   'openapi.read': 'public',
+
+  'auth.login': 'public',
   'auth.token.create': 'public',
+  'auth.logout': 'authenticated',
+  'auth.session.read': 'authenticated',
+  'auth.password.change': 'authenticated',
+  'auth.totp.setup': 'authenticated',
+  'auth.totp.confirm': 'authenticated',
+  'auth.totp.disable': 'authenticated',
+
+  'token.list': 'authenticated',
+  'token.create': 'authenticated',
+  'token.revoke': 'authenticated',
+
+  'user.list': ['admin'],
+  'user.read': ['admin'],
+  'user.create': ['admin'],
+  'user.update': ['admin'],
+  'user.reset-2fa': ['admin'],
+  'user.token.create': ['admin'],
+
+  'org.list': ['admin', 'editor'],
+  'org.create': ['admin'],
+  'org.update': ['admin'],
+
+  'audit.read': ['admin'],
+  'audit.export': ['admin'],
+
+  'settings.read': ['admin'],
+  'settings.update': ['admin'],
+
   'observation.create': ['researcher', 'editor', 'admin'],
   'observation.list': ['researcher', 'editor', 'legal', 'admin'],
+
   'job.list': ['admin'],
   'job.retry': ['admin'],
 } as const satisfies Record<string, 'public' | 'authenticated' | readonly Role[]>
 
 export type Action = keyof typeof POLICY
 
-const DESCRIPTIONS: Partial<Record<Action, string>> = {}
+/** What a signed-in user who still has to enrol two-factor login may do: enrol, look at themselves, leave. */
+const ENROLMENT_ACTIONS: ReadonlySet<Action> = new Set(['auth.session.read', 'auth.logout', 'auth.password.change', 'auth.totp.setup', 'auth.totp.confirm'])
 
 export function isAllowed(actor: Actor, action: Action): boolean {
   const rule = POLICY[action] as 'public' | 'authenticated' | readonly Role[]
   if (rule === 'public') return true
   if (actor.kind === 'system') return true
   if (actor.kind !== 'user') return false
+  if (actor.twoFactorPending && !ENROLMENT_ACTIONS.has(action)) return false
   if (rule === 'authenticated') return true
   return actor.roles.some((role) => rule.includes(role))
 }
@@ -33,5 +68,7 @@ export function isAllowed(actor: Actor, action: Action): boolean {
 export function authorize(actor: Actor, action: Action): void {
   if (isAllowed(actor, action)) return
   if (actor.kind === 'anonymous') throw new UnauthenticatedError()
-  throw new ForbiddenError(DESCRIPTIONS[action] ?? action.replace('.', ' '))
+  if (actor.kind === 'user' && actor.twoFactorPending)
+    throw new ForbiddenError(`${action.replace('.', ' ')} before setting up two-factor login (POST /api/v1/auth/totp/setup)`)
+  throw new ForbiddenError(action.replace('.', ' '))
 }

@@ -14,7 +14,7 @@ export async function createInitialAdmin(store: Store, hasher: PasswordHasher): 
   return store.transaction(async (repos) => {
     if ((await repos.users.count()) > 0) return null
     const now = Date.now()
-    const user: User = { id: uuidv7(now), email: INITIAL_ADMIN_EMAIL, displayName: 'Administrator', roles: ['admin'], mustChangePassword: true, createdAt: now, disabledAt: null }
+    const user: User = { id: uuidv7(now), email: INITIAL_ADMIN_EMAIL, displayName: 'Administrator', roles: ['admin'], orgId: null, mustChangePassword: true, createdAt: now, disabledAt: null, twoFactorEnabled: false }
     await repos.users.insert(user, passwordHash)
     return { user, password }
   })

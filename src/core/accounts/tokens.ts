@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { type Actor, type Role } from '../access/actor.ts'
-import { UnauthenticatedError, ValidationError } from '../errors.ts'
+import { ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.ts'
+import { type Credentials, type LoginDeps, verifyLogin } from './login.ts'
 import { uuidv7 } from '../ids.ts'
 import type { ApiToken, Repositories } from '../ports/repositories.ts'
-import type { PasswordHasher } from '../ports/password-hasher.ts'
 
 const TOKEN_PREFIX = 'ldr_'
 const TOKEN_SHAPE = /^ldr_[A-Za-z0-9_-]{43}$/
@@ -45,20 +45,15 @@ export async function authenticateToken(repos: Repositories, token: string, now 
   const { token: record, user } = found
   if (record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= now) || user.disabledAt !== null) throw fail()
   const roles = record.roles ? user.roles.filter((r) => record.roles!.includes(r)) : user.roles
-  return { kind: 'user', userId: user.id, roles, tokenId: record.id }
+  return { kind: 'user', userId: user.id, roles, orgId: user.orgId, via: 'token', tokenId: record.id, sessionId: null, twoFactorPending: false }
 }
 
-/** Exchanges an email and password for a new API token. */
-export async function loginWithPassword(
-  repos: Repositories,
-  hasher: PasswordHasher,
-  email: string,
-  password: string,
-  options: { name?: string; ttlMs?: number } = {},
-): Promise<IssuedToken> {
-  const user = await repos.users.byEmail(email)
-  // Hash anyway when the user is unknown, so timing does not reveal which emails exist.
-  const ok = user?.passwordHash ? await hasher.verify(user.passwordHash, password) : (await hasher.hash(password), false)
-  if (!user || !ok || user.disabledAt !== null) throw new UnauthenticatedError('Wrong email or password.')
-  return issueToken(repos, user.id, { name: options.name ?? 'login', expiresAt: Date.now() + (options.ttlMs ?? 12 * 3600_000) })
+/**
+ * Exchanges credentials (with the second factor when the account has one) for a new API token. Someone who
+ * still owes two-factor enrolment gets no token: tokens outlive sessions, so they must not skip the policy.
+ */
+export async function loginForToken(deps: LoginDeps, credentials: Credentials, options: { name?: string; ttlMs?: number } = {}): Promise<IssuedToken> {
+  const { user, twoFactorPending } = await verifyLogin(deps, credentials)
+  if (twoFactorPending) throw new ForbiddenError('get an API token before setting up two-factor login (sign in and POST /api/v1/auth/totp/setup)')
+  return issueToken(deps.repos, user.id, { name: options.name ?? 'login', expiresAt: (deps.now ?? Date.now()) + (options.ttlMs ?? 12 * 3600_000) })
 }

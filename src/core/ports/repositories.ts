@@ -4,6 +4,11 @@ import type { Observation, ObservationQuery } from '../observations/observation.
 /** What the core needs from the database, in its own words. src/db implements it once for SQLite and PostgreSQL. */
 export interface Repositories {
   users: UserRepository
+  orgs: OrgRepository
+  sessions: SessionRepository
+  recoveryCodes: RecoveryCodeRepository
+  audit: AuditRepository
+  settings: SettingsRepository
   tokens: TokenRepository
   observations: ObservationRepository
   idempotency: IdempotencyRepository
@@ -22,16 +27,137 @@ export interface User {
   email: string
   displayName: string
   roles: Role[]
+  orgId: string | null
   mustChangePassword: boolean
   createdAt: number
   disabledAt: number | null
+  twoFactorEnabled: boolean
+}
+
+/** A user as created: no organisation unless given, two-factor not yet enrolled. */
+export type NewUser = Omit<User, 'orgId' | 'twoFactorEnabled'> & { orgId?: string | null }
+
+/** What only login and two-factor code may see: never presented, never logged. */
+export interface UserSecrets {
+  passwordHash: string | null
+  /** Sealed TOTP secret (envelope encryption), and one being enrolled. */
+  totpSecret: string | null
+  totpPendingSecret: string | null
+  totpLastStep: number | null
+  failedLogins: number
+  lockedUntil: number | null
+}
+
+export interface UserPatch {
+  displayName?: string
+  roles?: Role[]
+  orgId?: string | null
+  disabledAt?: number | null
+  mustChangePassword?: boolean
 }
 
 export interface UserRepository {
-  insert(user: User, passwordHash: string | null): Promise<void>
+  insert(user: NewUser, passwordHash: string | null): Promise<void>
   byId(id: string): Promise<User | null>
-  byEmail(email: string): Promise<(User & { passwordHash: string | null }) | null>
+  byEmail(email: string): Promise<(User & UserSecrets) | null>
+  secretsOf(id: string): Promise<UserSecrets | null>
+  /** Ordered by email; `after` is the last email of the previous page. */
+  list(filter: { limit: number; after?: string; orgId?: string; role?: Role }): Promise<User[]>
   count(): Promise<number>
+  update(id: string, patch: UserPatch, at: number): Promise<void>
+  setPassword(id: string, passwordHash: string, at: number): Promise<void>
+  /** Counts a failed login and sets (or clears) the lock; returns the new count. */
+  recordLoginFailure(id: string, lockedUntil: number | null, at: number): Promise<number>
+  resetLoginFailures(id: string): Promise<void>
+  setTotp(id: string, totp: { secret?: string | null; pending?: string | null; enabledAt?: number | null; lastStep?: number | null }, at: number): Promise<void>
+}
+
+export interface Org {
+  id: string
+  name: string
+  createdAt: number
+}
+
+export interface OrgRepository {
+  insert(org: Org): Promise<void>
+  byId(id: string): Promise<Org | null>
+  byName(name: string): Promise<Org | null>
+  list(): Promise<Org[]>
+  rename(id: string, name: string, at: number): Promise<void>
+}
+
+export interface Session {
+  id: string
+  userId: string
+  createdAt: number
+  lastSeenAt: number
+  expiresAt: number
+  ip: string | null
+  userAgent: string | null
+  revokedAt: number | null
+}
+
+export interface SessionRepository {
+  insert(session: Session, tokenHash: string, csrfHash: string): Promise<void>
+  byTokenHash(tokenHash: string): Promise<(Session & { csrfHash: string }) | null>
+  touch(id: string, at: number): Promise<void>
+  revoke(id: string, at: number): Promise<void>
+  revokeAllForUser(userId: string, at: number): Promise<void>
+  listForUser(userId: string): Promise<Session[]>
+}
+
+export interface RecoveryCodeRepository {
+  /** Replaces every code of the user with these (hashes). */
+  replaceAll(userId: string, codeHashes: string[], at: number): Promise<void>
+  /** Marks an unused code used; false if there is none such. */
+  use(userId: string, codeHash: string, at: number): Promise<boolean>
+  countUnused(userId: string): Promise<number>
+  removeAll(userId: string): Promise<void>
+}
+
+export type AuditOutcome = 'ok' | 'denied' | 'failed'
+
+/** One audit record: who did or read what, when, from where and why. Never the restricted values themselves. */
+export interface AuditEntry {
+  id: string
+  at: number
+  actor: string
+  userId: string | null
+  via: 'token' | 'session' | 'cli' | 'system' | null
+  action: string
+  outcome: AuditOutcome
+  status: number | null
+  method: string | null
+  route: string | null
+  resourceType: string | null
+  resourceId: string | null
+  ip: string | null
+  reason: string | null
+  detail: Record<string, unknown> | null
+}
+
+export interface AuditFilter {
+  limit: number
+  /** Keyset position: entries strictly older than this id (newest first). */
+  before?: string
+  userId?: string
+  action?: string
+  outcome?: AuditOutcome
+  resourceType?: string
+  resourceId?: string
+  from?: number
+  to?: number
+}
+
+export interface AuditRepository {
+  append(entry: AuditEntry): Promise<void>
+  list(filter: AuditFilter): Promise<AuditEntry[]>
+}
+
+export interface SettingsRepository {
+  get(key: string): Promise<string | null>
+  set(key: string, value: string, by: string | null, at: number): Promise<void>
+  all(): Promise<Record<string, string>>
 }
 
 export interface ApiToken {
@@ -50,6 +176,8 @@ export interface TokenRepository {
   byHash(tokenHash: string): Promise<{ token: ApiToken; user: User } | null>
   touch(id: string, at: number): Promise<void>
   revoke(id: string, at: number): Promise<void>
+  byId(id: string): Promise<ApiToken | null>
+  listForUser(userId: string): Promise<(ApiToken & { lastUsedAt: number | null })[]>
 }
 
 export interface ObservationRepository {

@@ -32,6 +32,14 @@ export function tokenRepository(db: Kysely<Database>): TokenRepository {
     async touch(id, at) {
       await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute()
     },
+    async byId(id) {
+      const row = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst()
+      return row ? toToken(row) : null
+    },
+    async listForUser(userId) {
+      const rows = await db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute()
+      return rows.map((row) => ({ ...toToken(row), lastUsedAt: row.last_used_at }))
+    },
     async revoke(id, at) {
       await db.updateTable('api_tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute()
     },

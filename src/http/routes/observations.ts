@@ -45,7 +45,7 @@ export function parseBBox(value: string): BBox {
 }
 
 export function registerObservationRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const deps = { store: ctx.store, isUniqueViolation: ctx.db.isUniqueViolation }
+  const deps = { store: ctx.store, isUniqueViolation: ctx.db.isUniqueViolation, sealer: ctx.sealer }
 
   app.post<{ Body: Static<typeof ObservationBody> }>(
     '/api/v1/observations',

@@ -1,0 +1,34 @@
+import type { Repositories } from '../ports/repositories.ts'
+import type { Role } from '../access/actor.ts'
+
+/** Settings an admin controls over the API (`/settings`), with their defaults. */
+export interface AccessSettings {
+  /** Require two-factor login of admins, editors and legal officers. */
+  requireTwoFactor: boolean
+  /** A browser session ends after this long without a request… */
+  sessionIdleMinutes: number
+  /** …and after this long whatever happens. */
+  sessionAbsoluteHours: number
+}
+
+export const DEFAULT_ACCESS_SETTINGS: AccessSettings = { requireTwoFactor: false, sessionIdleMinutes: 30, sessionAbsoluteHours: 12 }
+
+/** The roles whose holders must use two-factor login when the policy is on. */
+export const TWO_FACTOR_ROLES: readonly Role[] = ['admin', 'editor', 'legal']
+
+const KEY = 'access'
+
+export async function readAccessSettings(repos: Repositories): Promise<AccessSettings> {
+  const raw = await repos.settings.get(KEY)
+  return { ...DEFAULT_ACCESS_SETTINGS, ...(raw ? (JSON.parse(raw) as Partial<AccessSettings>) : {}) }
+}
+
+export async function writeAccessSettings(repos: Repositories, patch: Partial<AccessSettings>, by: string | null): Promise<AccessSettings> {
+  const next = { ...(await readAccessSettings(repos)), ...patch }
+  await repos.settings.set(KEY, JSON.stringify(next), by, Date.now())
+  return next
+}
+
+export function needsTwoFactor(settings: AccessSettings, roles: readonly Role[]): boolean {
+  return settings.requireTwoFactor && roles.some((r) => TWO_FACTOR_ROLES.includes(r))
+}
