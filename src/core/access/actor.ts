@@ -14,6 +14,8 @@ export type Actor =
       sessionId: string | null
       /** Signed in, but policy requires two-factor login and none is enrolled yet: only enrolment is allowed. */
       twoFactorPending: boolean
+      /** Signed in with a one-time password (first start, an account an admin made): only a password change is allowed. */
+      passwordChangePending?: boolean
     }
   | { kind: 'anonymous' }
   | { kind: 'system'; name: string }

@@ -54,11 +54,15 @@ export type Action = keyof typeof POLICY
 /** What a signed-in user who still has to enrol two-factor login may do: enrol, look at themselves, leave. */
 const ENROLMENT_ACTIONS: ReadonlySet<Action> = new Set(['auth.session.read', 'auth.logout', 'auth.password.change', 'auth.totp.setup', 'auth.totp.confirm'])
 
+/** What someone signed in with a one-time password may do before choosing their own. */
+const PASSWORD_CHANGE_ACTIONS: ReadonlySet<Action> = new Set(['auth.session.read', 'auth.logout', 'auth.password.change'])
+
 export function isAllowed(actor: Actor, action: Action): boolean {
   const rule = POLICY[action] as 'public' | 'authenticated' | readonly Role[]
   if (rule === 'public') return true
   if (actor.kind === 'system') return true
   if (actor.kind !== 'user') return false
+  if (actor.passwordChangePending && !PASSWORD_CHANGE_ACTIONS.has(action)) return false
   if (actor.twoFactorPending && !ENROLMENT_ACTIONS.has(action)) return false
   if (rule === 'authenticated') return true
   return actor.roles.some((role) => rule.includes(role))
@@ -68,6 +72,8 @@ export function isAllowed(actor: Actor, action: Action): boolean {
 export function authorize(actor: Actor, action: Action): void {
   if (isAllowed(actor, action)) return
   if (actor.kind === 'anonymous') throw new UnauthenticatedError()
+  if (actor.kind === 'user' && actor.passwordChangePending)
+    throw new ForbiddenError(`${action.replace('.', ' ')} before replacing your one-time password (POST /api/v1/auth/password)`)
   if (actor.kind === 'user' && actor.twoFactorPending)
     throw new ForbiddenError(`${action.replace('.', ' ')} before setting up two-factor login (POST /api/v1/auth/totp/setup)`)
   throw new ForbiddenError(action.replace('.', ' '))

@@ -72,7 +72,7 @@ export function csrfMatches(csrfHash: string, presented: string | undefined): bo
 }
 
 export function sessionActor(auth: SessionAuth, twoFactorPending: boolean): Actor {
-  return { kind: 'user', userId: auth.user.id, roles: auth.user.roles, orgId: auth.user.orgId, via: 'session', tokenId: null, sessionId: auth.session.id, twoFactorPending }
+  return { kind: 'user', userId: auth.user.id, roles: auth.user.roles, orgId: auth.user.orgId, via: 'session', tokenId: null, sessionId: auth.session.id, twoFactorPending, passwordChangePending: auth.user.mustChangePassword }
 }
 
 /** Ends the session a cookie names, if any (sign-in revokes the session the browser came with). */

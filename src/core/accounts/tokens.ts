@@ -54,6 +54,7 @@ export async function authenticateToken(repos: Repositories, token: string, now 
  */
 export async function loginForToken(deps: LoginDeps, credentials: Credentials, options: { name?: string; ttlMs?: number } = {}): Promise<IssuedToken> {
   const { user, twoFactorPending } = await verifyLogin(deps, credentials)
+  if (user.mustChangePassword) throw new ForbiddenError('get an API token with a one-time password (sign in and choose your own password first: POST /api/v1/auth/password)')
   if (twoFactorPending) throw new ForbiddenError('get an API token before setting up two-factor login (sign in and POST /api/v1/auth/totp/setup)')
   return issueToken(deps.repos, user.id, { name: options.name ?? 'login', expiresAt: (deps.now ?? Date.now()) + (options.ttlMs ?? 12 * 3600_000) })
 }
