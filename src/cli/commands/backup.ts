@@ -1,6 +1,4 @@
 import type { Command } from 'commander'
-import { readRecipients } from '../../ops/backup-format.ts'
-import { backup } from '../../ops/backup.ts'
 import { configFrom, withDataOptions } from '../config-options.ts'
 import { interruptible } from '../interrupt.ts'
 import { formatBytes, progressReporter } from '../progress.ts'
@@ -20,6 +18,9 @@ export function registerBackup(program: Command): void {
     .option('--force', 'replace --out if it exists')
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
+      // Loaded when the command runs, so `louder --help` and other commands start fast.
+      const { readRecipients } = await import('../../ops/backup-format.ts')
+      const { backup } = await import('../../ops/backup.ts')
       const config = configFrom(opts)
       const recipients = await readRecipients(opts.recipient ?? [], opts.recipientsFile ?? [])
       const progress = progressReporter('backup')

@@ -1,6 +1,4 @@
 import type { Command } from 'commander'
-import { readIdentities } from '../../ops/backup-format.ts'
-import { restore } from '../../ops/restore.ts'
 import { configFrom, withDataOptions } from '../config-options.ts'
 import { interruptible } from '../interrupt.ts'
 import { formatBytes, progressReporter } from '../progress.ts'
@@ -16,6 +14,9 @@ export function registerRestore(program: Command): void {
     .requiredOption('--identity <file>', "age identity file (AGE-SECRET-KEY-… lines) of one of the backup's recipients")
     .option('--json', 'machine-readable output')
     .action(async (opts) => {
+      // Loaded when the command runs, so `louder --help` and other commands start fast.
+      const { readIdentities } = await import('../../ops/backup-format.ts')
+      const { restore } = await import('../../ops/restore.ts')
       const config = configFrom(opts)
       const identities = await readIdentities(opts.identity)
       const progress = progressReporter('restore')

@@ -1,11 +1,4 @@
 import { type Command, Option } from 'commander'
-import { createAppContext } from '../../app-context.ts'
-import { bootstrapFirstStart } from '../../bootstrap.ts'
-import { seedDemo } from '../../demo/seed-demo.ts'
-import { buildHttpApp } from '../../http/app.ts'
-import { Worker } from '../../jobs/worker.ts'
-import { createLogger } from '../../log.ts'
-import { IDEMPOTENCY_RETENTION_MS, jobHandlers } from '../../worker-handlers.ts'
 import { configFrom, untilSignal, withServerOptions } from '../config-options.ts'
 
 export function registerServe(program: Command): void {
@@ -14,6 +7,14 @@ export function registerServe(program: Command): void {
     .option('--no-worker', 'do not run jobs in this process (run `louder worker` separately)')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (opts) => {
+      // Loaded when the command runs, so `louder --help` and other commands start fast.
+      const { createAppContext } = await import('../../app-context.ts')
+      const { bootstrapFirstStart } = await import('../../bootstrap.ts')
+      const { seedDemo } = await import('../../demo/seed-demo.ts')
+      const { buildHttpApp } = await import('../../http/app.ts')
+      const { Worker } = await import('../../jobs/worker.ts')
+      const { createLogger } = await import('../../log.ts')
+      const { IDEMPOTENCY_RETENTION_MS, jobHandlers } = await import('../../worker-handlers.ts')
       const config = configFrom(opts)
       const logger = createLogger({ level: opts.logLevel })
       const ctx = await createAppContext(config, logger)

@@ -1,8 +1,4 @@
 import { type Command, Option } from 'commander'
-import { createAppContext } from '../../app-context.ts'
-import { Worker } from '../../jobs/worker.ts'
-import { createLogger } from '../../log.ts'
-import { jobHandlers } from '../../worker-handlers.ts'
 import { configFrom, untilSignal, withDataOptions } from '../config-options.ts'
 
 export function registerWorker(program: Command): void {
@@ -10,6 +6,11 @@ export function registerWorker(program: Command): void {
     .addOption(new Option('--concurrency <n>', 'jobs at once').default('2').argParser(positiveInt('--concurrency')))
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (opts) => {
+      // Loaded when the command runs, so `louder --help` and other commands start fast.
+      const { createAppContext } = await import('../../app-context.ts')
+      const { Worker } = await import('../../jobs/worker.ts')
+      const { createLogger } = await import('../../log.ts')
+      const { jobHandlers } = await import('../../worker-handlers.ts')
       const config = configFrom(opts)
       const logger = createLogger({ level: opts.logLevel })
       const ctx = await createAppContext(config, logger)
