@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ANONYMOUS, type Actor } from '../core/access/actor.ts'
-import { authorize, type Action } from '../core/access/policy.ts'
+import { authorize, POLICY, type Action } from '../core/access/policy.ts'
 import { needsTwoFactor, readAccessSettings } from '../core/accounts/access-settings.ts'
 import { csrfMatches, resolveSession, sessionActor } from '../core/accounts/sessions.ts'
 import { authenticateToken } from '../core/accounts/tokens.ts'
@@ -31,8 +31,11 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 export function authHook(repos: Repositories) {
   return async function authenticate(req: FastifyRequest, _reply: FastifyReply) {
     req.actor = ANONYMOUS
+    const action = req.routeOptions.config.action
     const header = req.headers.authorization
-    const cookie = req.cookies?.[SESSION_COOKIE]
+    // A public route (sign-in above all) does not act on the session, so it does not read the cookie: a
+    // stale or planted cookie must not stop anyone from signing in (sign-in ends that session itself).
+    const cookie = action && POLICY[action] === 'public' ? undefined : req.cookies?.[SESSION_COOKIE]
     if (header !== undefined) {
       const match = /^Bearer ([^\s]+)$/i.exec(header)
       if (!match) throw new UnauthenticatedError('Send the token as `Authorization: Bearer <token>`.')
@@ -44,7 +47,6 @@ export function authHook(repos: Repositories) {
       const settings = await readAccessSettings(repos)
       req.actor = sessionActor(auth, !auth.user.twoFactorEnabled && needsTwoFactor(settings, auth.user.roles))
     }
-    const action = req.routeOptions.config.action
     if (action) authorize(req.actor, action)
   }
 }

@@ -37,7 +37,9 @@ export function problem(status: number, code: string, detail?: string, errors?: 
 /** The one place errors become HTTP: core errors by class, Fastify's by code, anything else a bare 500. */
 export function toProblem(err: unknown): ProblemDocument {
   if (isFastifyValidation(err)) return problem(400, 'validation_failed', 'The request does not match the schema; see `errors`.', validationErrors(err))
-  if (err instanceof ValidationError) return problem(400, err.code, err.message, err.errors)
+  // Use cases name the input field they refuse (`orgId`); over HTTP that input is the body, and `errors`
+  // point into the request like the schema's own errors do (`/body/orgId`).
+  if (err instanceof ValidationError) return problem(400, err.code, err.message, err.errors.map((e) => (e.field.startsWith('/') ? e : { ...e, field: `/body/${e.field}` })))
   if (err instanceof UnauthenticatedError || err instanceof SecondFactorRequiredError) return problem(401, err.code, err.message)
   if (err instanceof TooManyAttemptsError) return problem(429, err.code, err.message)
   if (err instanceof ForbiddenError) return problem(403, err.code, err.message)

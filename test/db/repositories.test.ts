@@ -108,10 +108,11 @@ forEachDialect('repositories', (dialect) => {
     it('finds a token and its user by hash, and records use and revocation', async () => {
       const token = { id: uuidv7(), userId: author.id, name: 'laptop', roles: null, createdAt: T0, expiresAt: T0 + 86_400_000, revokedAt: null }
       await store.repos.tokens.insert(token, 'a'.repeat(64))
-      expect(await store.repos.tokens.byHash('a'.repeat(64))).toEqual({ token, user: author })
+      expect(await store.repos.tokens.byHash('a'.repeat(64))).toEqual({ token: { ...token, lastUsedAt: null }, user: author })
       expect(await store.repos.tokens.byHash('b'.repeat(64))).toBeNull()
 
       await store.repos.tokens.touch(token.id, T0 + 5)
+      expect((await store.repos.tokens.byHash('a'.repeat(64)))?.token.lastUsedAt).toBe(T0 + 5)
       await store.repos.tokens.revoke(token.id, T0 + 10)
       await store.repos.tokens.revoke(token.id, T0 + 20)
       expect((await store.repos.tokens.byHash('a'.repeat(64)))?.token.revokedAt).toBe(T0 + 10)

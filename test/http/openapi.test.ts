@@ -38,6 +38,9 @@ function routesFromTree(tree: string): Set<string> {
   return routes
 }
 
+/** Media types a success response may have instead of JSON: exports streamed a record per line. */
+const STREAMED_TYPES = ['application/x-ndjson', 'text/csv']
+
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 
 describe('OpenAPI document', () => {
@@ -92,7 +95,14 @@ describe('OpenAPI document', () => {
       expect(ok, key).toHaveLength(1)
       // 204 No Content has, by definition, no body to describe.
       if (ok[0] === '204') expect(op.responses['204']!.content, key).toBeUndefined()
-      else expect(op.responses[ok[0]!]!.content?.['application/json']?.schema, key).toBeDefined()
+      else {
+        // JSON, except for exports that stream (JSON Lines, CSV): every media type named, each with its schema.
+        const content = op.responses[ok[0]!]!.content ?? {}
+        const types = Object.keys(content)
+        expect(types.length, key).toBeGreaterThan(0)
+        if (!types.includes('application/json')) expect(STREAMED_TYPES, key).toEqual(expect.arrayContaining(types))
+        for (const type of types) expect(content[type]!.schema, `${key} ${type}`).toBeDefined()
+      }
     }
   })
 

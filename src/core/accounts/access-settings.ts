@@ -1,5 +1,6 @@
 import type { Repositories } from '../ports/repositories.ts'
-import type { Role } from '../access/actor.ts'
+import { type Actor, actorKey, type Role } from '../access/actor.ts'
+import { RuleError } from '../errors.ts'
 
 /** Settings an admin controls over the API (`/settings`), with their defaults. */
 export interface AccessSettings {
@@ -31,4 +32,14 @@ export async function writeAccessSettings(repos: Repositories, patch: Partial<Ac
 
 export function needsTwoFactor(settings: AccessSettings, roles: readonly Role[]): boolean {
   return settings.requireTwoFactor && roles.some((r) => TWO_FACTOR_ROLES.includes(r))
+}
+
+/**
+ * An admin changes the settings. Turning the two-factor requirement on is refused to an admin who has no
+ * second factor: from their next request they could do nothing but enrol, a surprise better met first.
+ */
+export async function updateAccessSettings(repos: Repositories, actor: Actor, patch: Partial<AccessSettings>): Promise<AccessSettings> {
+  if (patch.requireTwoFactor === true && actor.kind === 'user' && !(await repos.users.byId(actor.userId))?.twoFactorEnabled)
+    throw new RuleError('enrol_first', 'Set up your own two-factor login (POST /api/v1/auth/totp/setup) before requiring it of others.')
+  return writeAccessSettings(repos, patch, actorKey(actor))
 }

@@ -66,19 +66,24 @@ export async function verifyLogin(deps: LoginDeps, credentials: Credentials): Pr
   const found = await deps.repos.users.byEmail(email)
 
   if (!found) {
-    const phantom = phantomFailures.get(email) ?? { failures: 0, lockedUntil: 0 }
+    // Taken (or made) before the slow hash, so guesses arriving in parallel share one count, as they do for a real account.
+    let phantom = phantomFailures.get(email)
+    if (!phantom) {
+      phantom = { failures: 0, lockedUntil: 0 }
+      phantomFailures.set(email, phantom)
+      if (phantomFailures.size > 10_000) phantomFailures.delete(phantomFailures.keys().next().value!)
+    }
     if (phantom.lockedUntil > now) throw new TooManyAttemptsError(phantom.lockedUntil - now)
     // Hash anyway, so an unknown email costs what a known one does.
     await deps.hasher.hash(credentials.password)
-    phantom.failures++
-    phantom.lockedUntil = now + lockDurationMs(phantom.failures)
-    if (phantomFailures.size > 10_000) phantomFailures.delete(phantomFailures.keys().next().value!)
-    phantomFailures.set(email, phantom)
+    const lock = lockDurationMs(++phantom.failures)
+    if (lock) phantom.lockedUntil = Math.max(phantom.lockedUntil, now + lock)
     throw new UnauthenticatedError(WRONG)
   }
 
   if (found.lockedUntil !== null && found.lockedUntil > now) throw new TooManyAttemptsError(found.lockedUntil - now)
-  const passwordOk = found.passwordHash !== null && (await deps.hasher.verify(found.passwordHash, credentials.password))
+  // An account without a password (made for tokens only) costs a hash too, or its fast answer would single it out.
+  const passwordOk = found.passwordHash !== null ? await deps.hasher.verify(found.passwordHash, credentials.password) : (await deps.hasher.hash(credentials.password), false)
   if (!passwordOk || found.disabledAt !== null) {
     await fail(deps, found, now)
     throw new UnauthenticatedError(WRONG)
@@ -98,10 +103,14 @@ export async function verifyLogin(deps: LoginDeps, credentials: Credentials): Pr
   return { user, twoFactorPending: !found.twoFactorEnabled && needsTwoFactor(settings, found.roles) }
 }
 
-async function fail(deps: LoginDeps, user: User & UserSecrets, now: number): Promise<void> {
-  const failures = user.failedLogins + 1
-  const lock = lockDurationMs(failures)
-  await deps.repos.users.recordLoginFailure(user.id, lock ? now + lock : null, now)
+/**
+ * The count comes back from the increment itself, not from the row read before the slow password check:
+ * guesses sent in parallel all read the same old count, and each would otherwise set (or clear) the lock
+ * as if it were the only one.
+ */
+async function fail(deps: LoginDeps, user: User, now: number): Promise<void> {
+  const lock = lockDurationMs(await deps.repos.users.recordLoginFailure(user.id, now))
+  if (lock) await deps.repos.users.extendLock(user.id, now + lock)
 }
 
 async function secondFactorOk(deps: LoginDeps, user: User & UserSecrets, c: Credentials, now: number): Promise<boolean> {

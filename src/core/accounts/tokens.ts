@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { type Actor, type Role } from '../access/actor.ts'
-import { ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.ts'
+import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../errors.ts'
+import { needsTwoFactor, readAccessSettings } from './access-settings.ts'
 import { type Credentials, type LoginDeps, verifyLogin } from './login.ts'
 import { uuidv7 } from '../ids.ts'
 import type { ApiToken, Repositories } from '../ports/repositories.ts'
@@ -44,8 +45,50 @@ export async function authenticateToken(repos: Repositories, token: string, now 
   if (!found) throw fail()
   const { token: record, user } = found
   if (record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= now) || user.disabledAt !== null) throw fail()
+  // `lastUsedAt` lets people find and revoke tokens nobody uses; a minute's precision spares a write per request.
+  if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000) await repos.tokens.touch(record.id, now)
   const roles = record.roles ? user.roles.filter((r) => record.roles!.includes(r)) : user.roles
-  return { kind: 'user', userId: user.id, roles, orgId: user.orgId, via: 'token', tokenId: record.id, sessionId: null, twoFactorPending: false }
+  // The two-factor policy holds for tokens as for sessions, including tokens made before it was turned on:
+  // whoever owes enrolment may only enrol, whatever they signed in with.
+  const twoFactorPending = !user.twoFactorEnabled && needsTwoFactor(await readAccessSettings(repos), roles)
+  return { kind: 'user', userId: user.id, roles, orgId: user.orgId, via: 'token', tokenId: record.id, sessionId: null, twoFactorPending }
+}
+
+/** Self-service tokens last at most a year, and 90 days unless asked otherwise: a forgotten token should die. */
+export const OWN_TOKEN_MAX_MS = 366 * 86_400_000
+export const OWN_TOKEN_DEFAULT_MS = 90 * 86_400_000
+
+/**
+ * A user makes a token for themselves. It can hold no role the caller does not hold right now: a caller
+ * using a token limited to some roles gets a token limited to those (or fewer), never the account's others,
+ * so a leaked narrow token cannot mint a wider one.
+ */
+export async function createOwnToken(
+  repos: Repositories,
+  actor: Actor,
+  input: { name: string; roles?: Role[]; expiresAt?: number },
+  now = Date.now(),
+): Promise<IssuedToken> {
+  if (actor.kind !== 'user') throw new UnauthenticatedError()
+  const expiresAt = input.expiresAt ?? now + OWN_TOKEN_DEFAULT_MS
+  if (expiresAt <= now) throw new ValidationError([{ field: 'expiresAt', message: 'must be in the future' }])
+  if (expiresAt > now + OWN_TOKEN_MAX_MS) throw new ValidationError([{ field: 'expiresAt', message: 'must be within a year' }])
+  const user = await repos.users.byId(actor.userId)
+  if (!user || user.disabledAt !== null) throw new UnauthenticatedError()
+  const extra = input.roles?.filter((r) => !actor.roles.includes(r)) ?? []
+  if (extra.length) throw new ValidationError([{ field: 'roles', message: `you do not hold ${extra.join(', ')}${actor.via === 'token' ? ' with this token' : ''}` }])
+  const narrowed = actor.roles.length < user.roles.length || user.roles.some((r) => !actor.roles.includes(r))
+  const roles = input.roles ? [...new Set(input.roles)] : narrowed ? actor.roles : null
+  return issueToken(repos, actor.userId, { name: input.name, roles, expiresAt })
+}
+
+/** Revokes one of the caller's own tokens. Someone else's is "not found", so ids cannot be probed. */
+export async function revokeOwnToken(repos: Repositories, actor: Actor, id: string, now = Date.now()): Promise<ApiToken> {
+  if (actor.kind !== 'user') throw new UnauthenticatedError()
+  const token = await repos.tokens.byId(id)
+  if (!token || token.userId !== actor.userId) throw new NotFoundError('token', id)
+  await repos.tokens.revoke(id, now)
+  return { ...token, revokedAt: token.revokedAt ?? now }
 }
 
 /**

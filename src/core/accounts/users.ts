@@ -57,7 +57,12 @@ export async function updateUser(repos: Repositories, actor: Actor, id: string, 
   const now = Date.now()
   const { disabled, ...rest } = patch
   await repos.users.update(id, { ...rest, roles: rest.roles ? [...new Set(rest.roles)] : undefined, ...(disabled === undefined ? {} : { disabledAt: disabled ? (user.disabledAt ?? now) : null }) }, now)
-  if (disabled) await repos.sessions.revokeAllForUser(id, now)
+  if (disabled) {
+    await repos.sessions.revokeAllForUser(id, now)
+    // Revoked, not merely refused while disabled: an account disabled because it was compromised must not
+    // get its leaked tokens back when it is enabled again.
+    for (const token of await repos.tokens.listForUser(id)) if (token.revokedAt === null) await repos.tokens.revoke(token.id, now)
+  }
   return (await repos.users.byId(id))!
 }
 

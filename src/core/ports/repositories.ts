@@ -66,8 +66,10 @@ export interface UserRepository {
   count(): Promise<number>
   update(id: string, patch: UserPatch, at: number): Promise<void>
   setPassword(id: string, passwordHash: string, at: number): Promise<void>
-  /** Counts a failed login and sets (or clears) the lock; returns the new count. */
-  recordLoginFailure(id: string, lockedUntil: number | null, at: number): Promise<number>
+  /** Counts a failed login; returns the count including this one (so parallel failures each see their own). */
+  recordLoginFailure(id: string, at: number): Promise<number>
+  /** Locks sign-in until `until`, unless a later lock is already set: a lock only ever grows until a success clears it. */
+  extendLock(id: string, until: number): Promise<void>
   resetLoginFailures(id: string): Promise<void>
   setTotp(id: string, totp: { secret?: string | null; pending?: string | null; enabledAt?: number | null; lastStep?: number | null }, at: number): Promise<void>
 }
@@ -82,7 +84,8 @@ export interface OrgRepository {
   insert(org: Org): Promise<void>
   byId(id: string): Promise<Org | null>
   byName(name: string): Promise<Org | null>
-  list(): Promise<Org[]>
+  /** Ordered by name; all of them, or with `page` limit+1 rows after the name `after`. */
+  list(page?: { limit: number; after?: string }): Promise<Org[]>
   rename(id: string, name: string, at: number): Promise<void>
 }
 
@@ -173,11 +176,12 @@ export interface ApiToken {
 export interface TokenRepository {
   insert(token: ApiToken, tokenHash: string): Promise<void>
   /** The token with this hash and its user, if both exist. */
-  byHash(tokenHash: string): Promise<{ token: ApiToken; user: User } | null>
+  byHash(tokenHash: string): Promise<{ token: ApiToken & { lastUsedAt: number | null }; user: User } | null>
   touch(id: string, at: number): Promise<void>
   revoke(id: string, at: number): Promise<void>
   byId(id: string): Promise<ApiToken | null>
-  listForUser(userId: string): Promise<(ApiToken & { lastUsedAt: number | null })[]>
+  /** Newest first; all of them, or with `page` limit+1 rows older than the token `before`. */
+  listForUser(userId: string, page?: { limit: number; before?: string }): Promise<(ApiToken & { lastUsedAt: number | null })[]>
 }
 
 export interface ObservationRepository {

@@ -16,8 +16,11 @@ export function orgRepository(db: Kysely<Database>): OrgRepository {
       const row = await db.selectFrom('orgs').selectAll().where('name', '=', name).executeTakeFirst()
       return row ? toOrg(row) : null
     },
-    async list() {
-      return (await db.selectFrom('orgs').selectAll().orderBy('name').execute()).map(toOrg)
+    async list(page) {
+      let q = db.selectFrom('orgs').selectAll().orderBy('name')
+      if (page?.after !== undefined) q = q.where('name', '>', page.after)
+      if (page) q = q.limit(page.limit + 1)
+      return (await q.execute()).map(toOrg)
     },
     async rename(id, name, at) {
       await db.updateTable('orgs').set({ name, updated_at: at }).where('id', '=', id).execute()

@@ -27,7 +27,7 @@ export function tokenRepository(db: Kysely<Database>): TokenRepository {
       const row = await db.selectFrom('api_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst()
       if (!row) return null
       const user = await users.byId(row.user_id)
-      return user ? { token: toToken(row), user } : null
+      return user ? { token: { ...toToken(row), lastUsedAt: row.last_used_at }, user } : null
     },
     async touch(id, at) {
       await db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute()
@@ -36,8 +36,12 @@ export function tokenRepository(db: Kysely<Database>): TokenRepository {
       const row = await db.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst()
       return row ? toToken(row) : null
     },
-    async listForUser(userId) {
-      const rows = await db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').execute()
+    async listForUser(userId, page) {
+      // Ids are UUIDv7, so id order is creation order, and a unique key to page by.
+      let q = db.selectFrom('api_tokens').selectAll().where('user_id', '=', userId).orderBy('id', 'desc')
+      if (page?.before !== undefined) q = q.where('id', '<', page.before)
+      if (page) q = q.limit(page.limit + 1)
+      const rows = await q.execute()
       return rows.map((row) => ({ ...toToken(row), lastUsedAt: row.last_used_at }))
     },
     async revoke(id, at) {

@@ -97,10 +97,18 @@ export function userRepository(db: Kysely<Database>): UserRepository {
     async setPassword(id, passwordHash, at) {
       await db.updateTable('users').set({ password_hash: passwordHash, password_changed_at: at, must_change_password: 0, updated_at: at }).where('id', '=', id).execute()
     },
-    async recordLoginFailure(id, lockedUntil, at) {
-      await db.updateTable('users').set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), locked_until: lockedUntil, updated_at: at })).where('id', '=', id).execute()
-      const row = await db.selectFrom('users').select('failed_logins').where('id', '=', id).executeTakeFirst()
+    async recordLoginFailure(id, at) {
+      // One statement: concurrent failures each get a distinct count (RETURNING: SQLite ≥ 3.35, PostgreSQL).
+      const row = await db.updateTable('users').set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), updated_at: at })).where('id', '=', id).returning('failed_logins').executeTakeFirst()
       return row?.failed_logins ?? 0
+    },
+    async extendLock(id, until) {
+      await db
+        .updateTable('users')
+        .set({ locked_until: until })
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', until)]))
+        .execute()
     },
     async resetLoginFailures(id) {
       await db.updateTable('users').set({ failed_logins: 0, locked_until: null }).where('id', '=', id).execute()

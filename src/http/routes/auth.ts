@@ -8,6 +8,7 @@ import { beginTotpEnrolment, confirmTotpEnrolment, removeTwoFactor } from '../..
 import { changePassword } from '../../core/accounts/users.ts'
 import { UnauthenticatedError } from '../../core/errors.ts'
 import { CSRF_COOKIE, SESSION_COOKIE } from '../auth.ts'
+import { rateLimit } from '../rate-limit.ts'
 import { problemResponses, Strict, Timestamp, Uuid } from '../schemas/common.ts'
 import { UserSchema, presentUser } from './users.ts'
 
@@ -36,6 +37,8 @@ const PasswordBody = Strict({ currentPassword: Type.String({ minLength: 1, maxLe
 export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void {
   const loginDeps = () => ({ repos: ctx.store.repos, hasher: ctx.passwords, sealer: ctx.sealer })
   const secure = ctx.config.publicUrl.startsWith('https:')
+  // One budget per address across every endpoint that checks a password.
+  const limitByAddress = rateLimit()
 
   function setSessionCookies(reply: FastifyReply, token: string, csrfToken: string, expiresAt: number) {
     const expires = new Date(expiresAt)
@@ -49,6 +52,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
     '/api/v1/auth/login',
     {
       config: { action: 'auth.login' },
+      preHandler: limitByAddress,
       schema: {
         tags: ['auth'],
         summary: 'Sign in (browser session cookie); with two-factor login, send `totp` or `recoveryCode` too',
@@ -107,6 +111,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
     '/api/v1/auth/token',
     {
       config: { action: 'auth.token.create' },
+      preHandler: limitByAddress,
       schema: {
         tags: ['auth'],
         summary: 'Exchange credentials for an API token (shown once, 12 hours); for the CLI and scripts',
@@ -179,6 +184,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
     '/api/v1/auth/totp/disable',
     {
       config: { action: 'auth.totp.disable' },
+      preHandler: limitByAddress,
       schema: {
         tags: ['auth'],
         summary: 'Turn my two-factor login off (proves it is me with password and a current code)',

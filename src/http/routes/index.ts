@@ -1,16 +1,24 @@
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../../app-context.ts'
+import { registerAuditRoutes } from './audit.ts'
 import { registerAuthRoutes } from './auth.ts'
 import { registerHealthRoutes } from './health.ts'
 import { registerJobRoutes } from './jobs.ts'
 import { registerObservationRoutes } from './observations.ts'
+import { registerOrgRoutes } from './orgs.ts'
+import { registerSettingsRoutes } from './settings.ts'
+import { registerTokenRoutes } from './tokens.ts'
 import { registerUserRoutes } from './users.ts'
 
 /** Every route of the API. Each declares its policy action in `config.action`. */
 export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerHealthRoutes(app, ctx)
   registerAuthRoutes(app, ctx)
+  registerTokenRoutes(app, ctx)
   registerUserRoutes(app, ctx)
+  registerOrgRoutes(app, ctx)
+  registerAuditRoutes(app, ctx)
+  registerSettingsRoutes(app, ctx)
   registerObservationRoutes(app, ctx)
   registerJobRoutes(app, ctx)
 }

@@ -4,12 +4,12 @@ import type { AppContext } from '../../app-context.ts'
 import { ROLES } from '../../core/access/actor.ts'
 import { issueToken } from '../../core/accounts/tokens.ts'
 import { createUser, resetTwoFactor, updateUser } from '../../core/accounts/users.ts'
-import { throwNotFound } from '../../core/errors.ts'
+import { throwNotFound, ValidationError } from '../../core/errors.ts'
 import { decodeCursor, toPage } from '../../core/pagination.ts'
 import type { User } from '../../core/ports/repositories.ts'
 import { toRfc3339 } from '../../core/time.ts'
 import { idempotentWrite } from '../idempotency.ts'
-import { IdempotencyHeaders, PageOf, PageQuery, problemResponses, Strict, Timestamp, Uuid } from '../schemas/common.ts'
+import { IdempotencyHeaders, PageOf, PageQuery, parseTimestamp, problemResponses, Strict, Timestamp, Uuid } from '../schemas/common.ts'
 
 export const RoleSchema = Type.Union(ROLES.map((r) => Type.Literal(r)))
 
@@ -140,12 +140,16 @@ export function registerUserRoutes(app: FastifyInstance, ctx: AppContext): void 
         response: { 201: Type.Object({ id: Uuid, token: Type.String({ 'x-restricted': true }), expiresAt: Type.Union([Timestamp, Type.Null()]) }), ...problemResponses(400, 401, 403, 404, 413, 415) },
       },
     },
-    async (req, reply) =>
-      idempotentWrite(deps, req, reply, 201, async (repos) => {
+    async (req, reply) => {
+      // parseTimestamp, not Date.parse: a leap second passes the schema and would be stored as NaN, a token that never expires.
+      const expiresAt = req.body.expiresAt === undefined ? null : parseTimestamp(req.body.expiresAt, '/body/expiresAt')
+      if (expiresAt !== null && expiresAt <= Date.now()) throw new ValidationError([{ field: '/body/expiresAt', message: 'must be in the future' }])
+      return idempotentWrite(deps, req, reply, 201, async (repos) => {
         ;(await repos.users.byId(req.params.id)) ?? throwNotFound('user', req.params.id)
-        const issued = await issueToken(repos, req.params.id, { name: req.body.name, roles: req.body.roles ?? null, expiresAt: req.body.expiresAt ? Date.parse(req.body.expiresAt) : null })
+        const issued = await issueToken(repos, req.params.id, { name: req.body.name, roles: req.body.roles ?? null, expiresAt })
         req.auditExtra = { userId: req.actor.kind === 'user' ? req.actor.userId : null, resourceId: issued.record.id, detail: { forUser: req.params.id } }
         return { id: issued.record.id, token: issued.token, expiresAt: issued.record.expiresAt === null ? null : toRfc3339(issued.record.expiresAt) }
-      }, { secretResponse: true }),
+      }, { secretResponse: true })
+    },
   )
 }

@@ -1,0 +1,80 @@
+/**
+ * THE permission matrix: for every operation the server answers, who may call it. It is the
+ * specification the code is checked against (permission-matrix.test.ts), written from what the roles
+ * mean, not copied from src/core/access/policy.ts:
+ *
+ * - researcher: records observations (and edits their own, once editing exists);
+ * - editor: reviews, verifies and publishes; manages parties and sees the partner organisations work is
+ *   shared with;
+ * - legal: reads restricted fields and originals, exports evidence;
+ * - partner: sees only what is shared with their organisation (nothing of the internal register);
+ * - admin: manages accounts, organisations, keys, settings, jobs and reads the audit log; an admin is
+ *   also trusted with the register (Louder's admins are staff, not outside operators);
+ * - everyone signed in manages their own session, password, two-factor login and API tokens.
+ *
+ * 'deny' means 401 for a caller without credentials and 403 for a signed-in one, with nothing but a problem
+ * document in the body. Resource-level rules (a researcher edits only their own observations, a partner
+ * sees only what is shared with them) sit below this table and are tested with the records in hand.
+ *
+ * Adding a route without adding its row here fails the suite; so does a row for a route that is gone.
+ */
+import { ROLES, type Role } from '../../src/core/access/actor.ts'
+
+export type Caller = 'anonymous' | Role
+export type Outcome = 'allow' | 'deny'
+export type Row = Readonly<Record<Caller, Outcome>>
+
+export const CALLERS: readonly Caller[] = ['anonymous', ...ROLES]
+
+const A = 'allow'
+const D = 'deny'
+const row = (anonymous: Outcome, admin: Outcome, editor: Outcome, researcher: Outcome, legal: Outcome, partner: Outcome): Row => ({ anonymous, admin, editor, researcher, legal, partner })
+
+// prettier-ignore
+export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
+  //                                         anonymous admin editor researcher legal partner
+  // The platform
+  'GET /api/v1/health':                  row(A,        A,    A,     A,         A,    A),
+  'GET /api/openapi.json':               row(A,        A,    A,     A,         A,    A),
+
+  // Signing in, and what everyone signed in does for themselves
+  'POST /api/v1/auth/login':             row(A,        A,    A,     A,         A,    A),
+  'POST /api/v1/auth/token':             row(A,        A,    A,     A,         A,    A),
+  'POST /api/v1/auth/logout':            row(D,        A,    A,     A,         A,    A),
+  'GET /api/v1/auth/session':            row(D,        A,    A,     A,         A,    A),
+  'POST /api/v1/auth/password':          row(D,        A,    A,     A,         A,    A),
+  'POST /api/v1/auth/totp/setup':        row(D,        A,    A,     A,         A,    A),
+  'POST /api/v1/auth/totp/confirm':      row(D,        A,    A,     A,         A,    A),
+  'POST /api/v1/auth/totp/disable':      row(D,        A,    A,     A,         A,    A),
+  'GET /api/v1/tokens':                  row(D,        A,    A,     A,         A,    A),
+  'POST /api/v1/tokens':                 row(D,        A,    A,     A,         A,    A),
+  'DELETE /api/v1/tokens/{id}':          row(D,        A,    A,     A,         A,    A),
+
+  // Accounts: admins only
+  'GET /api/v1/users':                   row(D,        A,    D,     D,         D,    D),
+  'POST /api/v1/users':                  row(D,        A,    D,     D,         D,    D),
+  'GET /api/v1/users/{id}':              row(D,        A,    D,     D,         D,    D),
+  'PATCH /api/v1/users/{id}':            row(D,        A,    D,     D,         D,    D),
+  'POST /api/v1/users/{id}/reset-2fa':   row(D,        A,    D,     D,         D,    D),
+  'POST /api/v1/users/{id}/tokens':      row(D,        A,    D,     D,         D,    D),
+
+  // Organisations: editors see whom they share with; admins manage them
+  'GET /api/v1/orgs':                    row(D,        A,    A,     D,         D,    D),
+  'POST /api/v1/orgs':                   row(D,        A,    D,     D,         D,    D),
+  'PATCH /api/v1/orgs/{id}':             row(D,        A,    D,     D,         D,    D),
+
+  // Audit log and settings: admins only
+  'GET /api/v1/audit':                   row(D,        A,    D,     D,         D,    D),
+  'GET /api/v1/audit/export':            row(D,        A,    D,     D,         D,    D),
+  'GET /api/v1/settings':                row(D,        A,    D,     D,         D,    D),
+  'PATCH /api/v1/settings':              row(D,        A,    D,     D,         D,    D),
+
+  // The register: researchers and editors record, legal reads, partners see none of the raw material
+  'POST /api/v1/observations':           row(D,        A,    A,     A,         D,    D),
+  'GET /api/v1/observations':            row(D,        A,    A,     A,         A,    D),
+  'GET /api/v1/observations/{id}':       row(D,        A,    A,     A,         A,    D),
+
+  // Background jobs: admins only
+  'GET /api/v1/jobs':                    row(D,        A,    D,     D,         D,    D),
+  'POST /api/v1/jobs/{id}/retry':        row(D,        A,    D,     D,         D,    D),
+}

@@ -1,0 +1,35 @@
+/**
+ * Plausible minimal requests for the API's operations, shared by the permission matrix and the audit
+ * coverage test: an allowed call made with one of these reaches its use case instead of stopping at the schema.
+ */
+import { uuidv7 } from '../../src/core/ids.ts'
+import { observationBody } from '../http/harness.ts'
+import { PASSWORD } from './support.ts'
+
+/** Whom a call is made as: a user's email and password (for endpoints that ask for them) and a token, or none. */
+export interface Identity {
+  email: string
+  password: string
+  token: string | null
+}
+
+/**
+ * A body for each operation that takes one, keyed `METHOD /path` as in the permission matrix.
+ * An operation with a body but no entry here is sent `{}` (authorisation does not depend on the body).
+ */
+export const BODIES: Record<string, (who: Identity) => unknown> = {
+  'POST /api/v1/auth/login': (who) => ({ email: who.email, password: who.password }),
+  'POST /api/v1/auth/token': (who) => ({ email: who.email, password: who.password, name: 'matrix' }),
+  'POST /api/v1/auth/password': (who) => ({ currentPassword: who.password, newPassword: `${who.password} but longer` }),
+  'POST /api/v1/auth/totp/confirm': () => ({ code: '000000' }),
+  'POST /api/v1/auth/totp/disable': (who) => ({ email: who.email, password: who.password }),
+  'POST /api/v1/tokens': () => ({ name: 'matrix' }),
+  'POST /api/v1/users': () => ({ email: `${uuidv7()}@example.org`, displayName: 'Matrix', roles: ['researcher'], password: PASSWORD }),
+  'PATCH /api/v1/users/{id}': () => ({ displayName: 'Renamed' }),
+  'POST /api/v1/users/{id}/tokens': () => ({ name: 'matrix' }),
+  'POST /api/v1/orgs': () => ({ name: `Org ${uuidv7()}` }),
+  'PATCH /api/v1/orgs/{id}': () => ({ name: `Org ${uuidv7()}` }),
+  // The default value: the call is real, but must not change how later calls behave.
+  'PATCH /api/v1/settings': () => ({ sessionIdleMinutes: 30 }),
+  'POST /api/v1/observations': () => observationBody(),
+}
