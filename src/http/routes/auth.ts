@@ -61,7 +61,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       },
     },
     async (req, reply) => {
-      req.auditExtra = { detail: { email: req.body.email.slice(0, 254) } }
+      req.auditExtra = { detail: { email: emailForAudit(req.body.email) } }
       const { user, twoFactorPending } = await verifyLogin(loginDeps(), req.body)
       req.auditExtra = { userId: user.id, resourceId: user.id }
       // Session fixation: whatever session the browser came with ends here; the new one has a new id.
@@ -120,7 +120,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       },
     },
     async (req, reply) => {
-      req.auditExtra = { detail: { email: req.body.email.slice(0, 254) } }
+      req.auditExtra = { detail: { email: emailForAudit(req.body.email) } }
       const issued = await loginForToken(loginDeps(), req.body, { name: req.body.name })
       req.auditExtra = { userId: issued.record.userId, resourceId: issued.record.id }
       reply.code(201)
@@ -202,4 +202,13 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       return reply.code(204).send()
     },
   )
+}
+
+/**
+ * The email a sign-in named, for the audit of failures; but not when it does not look like an email: people
+ * type their password into the wrong field, and the audit log must not keep it.
+ */
+export function emailForAudit(typed: string): string {
+  const email = typed.trim().slice(0, 254)
+  return /^[^\s@]{1,64}@[^\s@]{1,190}$/.test(email) ? email : '(not an email address)'
 }
