@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { POLICY } from '../../src/core/access/policy.ts'
 import { VERSION } from '../../src/version.ts'
+import { registeredRoutes } from '../access/support.ts'
 import { startTestApi, type TestApi } from './harness.ts'
 
 interface Operation {
@@ -22,21 +23,6 @@ interface OpenApiDocument {
   components?: { securitySchemes?: Record<string, unknown> }
 }
 
-/** Method + path of every route in `app.printRoutes()`'s tree, paths in OpenAPI form (`{id}`). */
-function routesFromTree(tree: string): Set<string> {
-  const routes = new Set<string>()
-  const prefixes: string[] = []
-  for (const line of tree.split('\n')) {
-    const m = /^((?:│ {3}| {4})*)(?:├── |└── )(\S+)(?: \(([^)]+)\))?$/.exec(line)
-    if (!m) continue
-    const depth = m[1]!.length / 4
-    const path = (prefixes[depth - 1] ?? '') + m[2]!
-    prefixes.length = depth
-    prefixes[depth] = path
-    for (const method of m[3]?.split(', ') ?? []) routes.add(`${method} ${path.replace(/:(\w+)/g, '{$1}')}`)
-  }
-  return routes
-}
 
 /** Media types a success response may have instead of JSON: exports streamed a record per line. */
 const STREAMED_TYPES = ['application/x-ndjson', 'text/csv']
@@ -72,7 +58,7 @@ describe('OpenAPI document', () => {
 
   it('lists every registered route, and nothing the server does not answer', () => {
     // HEAD routes come with every GET, and the document does not list itself.
-    const registered = [...routesFromTree(api.app.printRoutes({ commonPrefix: false }))].filter((r) => !r.startsWith('HEAD ') && r !== 'GET /api/openapi.json').sort()
+    const registered = [...registeredRoutes(api.app)].filter((r) => !r.startsWith('HEAD ') && r !== 'GET /api/openapi.json').sort()
     expect(registered.length).toBeGreaterThanOrEqual(6)
     expect(operations().map((o) => o.key).sort()).toEqual(registered)
     for (const { method, path } of operations()) expect(api.app.hasRoute({ method: method.toUpperCase() as 'GET', url: path.replace(/\{(\w+)\}/g, ':$1') }), `${method} ${path}`).toBe(true)
