@@ -25,6 +25,7 @@ export const PRIMARY_KEYS = {
   sessions: ['id'],
   settings: ['key'],
   audit_log: ['id'],
+  parties: ['id'],
 } as const satisfies { [T in keyof Database]: readonly (keyof Database[T] & string)[] }
 
 // A table missing from TABLES_IN_DEPENDENCY_ORDER would silently be left out of every backup: make it a type error.

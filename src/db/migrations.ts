@@ -4,6 +4,7 @@ import type { DialectName } from './dialect/dialect-adapter.ts'
 import { up as observationSearch } from './migrations/0002-observation-search.ts'
 import { up as accounts } from './migrations/0003-accounts.ts'
 import { up as tokenOwnerIndex } from './migrations/0004-token-owner-index.ts'
+import { up as parties } from './migrations/0005-parties.ts'
 
 /**
  * The one ordered list of migrations. Each may branch on the dialect for the few things that differ
@@ -112,6 +113,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0002_observation_search': { up: (db: Kysely<any>) => observationSearch(db, dialect) },
     '0003_accounts': { up: (db: Kysely<any>) => accounts(db, dialect) },
     '0004_token_owner_index': { up: (db: Kysely<any>) => tokenOwnerIndex(db) },
+    '0005_parties': { up: (db: Kysely<any>) => parties(db) },
   }
 }
 

@@ -16,6 +16,7 @@ export interface Database {
   sessions: SessionsTable
   settings: SettingsTable
   audit_log: AuditLogTable
+  parties: PartiesTable
 }
 
 /** Tables in an order that satisfies every foreign key: backups write them, restores load them, in this order. */
@@ -23,6 +24,7 @@ export const TABLES_IN_DEPENDENCY_ORDER = [
   'meta',
   'orgs',
   'users',
+  'parties',
   'user_roles',
   'api_tokens',
   'data_keys',
@@ -180,4 +182,23 @@ export interface ObservationsTable {
   created_by: string
   created_at: number
   updated_at: number
+}
+
+export interface PartiesTable {
+  id: string
+  name: string
+  /** The name as uniqueness sees it: NFKC, lower case, spaces collapsed, invisible characters dropped. */
+  name_key: string
+  /** JSON array of the aliases as entered. */
+  aliases: string
+  /** The aliases' keys, each between newlines (keys never hold one), for a LIKE search. */
+  alias_keys: string
+  /** ACLED actor type, 1–8. */
+  inter_code: number
+  description: string | null
+  parent_id: string | null
+  created_at: number
+  updated_at: number
+  created_by: string | null
+  archived_at: number | null
 }

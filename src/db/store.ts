@@ -5,6 +5,7 @@ import { auditRepository, orgRepository, recoveryCodeRepository, sessionReposito
 import { idempotencyRepository } from './repositories/idempotency.repository.ts'
 import { metaRepository } from './repositories/meta.repository.ts'
 import { observationRepository } from './repositories/observation.repository.ts'
+import { partyRepository } from './repositories/party.repository.ts'
 import { tokenRepository } from './repositories/token.repository.ts'
 import { userRepository } from './repositories/user.repository.ts'
 import type { Database } from './schema.ts'
@@ -19,6 +20,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName): Repositories 
     settings: settingsRepository(db),
     tokens: tokenRepository(db),
     observations: observationRepository(db, dialect),
+    parties: partyRepository(db),
     idempotency: idempotencyRepository(db),
     meta: metaRepository(db),
   }

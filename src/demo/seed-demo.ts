@@ -1,6 +1,8 @@
 import type { AppContext } from '../app-context.ts'
 import { uuidv7 } from '../core/ids.ts'
 import type { Observation } from '../core/observations/observation.ts'
+import { systemActor } from '../core/access/actor.ts'
+import { createParty } from '../core/register/parties.ts'
 import { DEMO_LABEL, type DemoSeeder } from './seeders.ts'
 
 const DEMO_RESEARCHER = 'demo.researcher@example.org'
@@ -49,8 +51,30 @@ const observationsSeeder: DemoSeeder = {
   },
 }
 
+/** Fictional actors of the demo's fictional country; `parent` names another entry, seeded before it. */
+const PARTIES: { name: string; interCode: number; aliases?: string[]; parent?: string; description: string }[] = [
+  { name: 'Valdorian Armed Forces', interCode: 1, aliases: ['VAF'], description: 'The army of the fictional state of Valdoria.' },
+  { name: 'Valdorian 3rd Mountain Brigade', interCode: 1, aliases: ['3rd Brigade'], parent: 'Valdorian Armed Forces', description: 'A brigade of the Valdorian Armed Forces.' },
+  { name: 'Northern Liberation Front', interCode: 2, aliases: ['NLF'], description: 'A fictional rebel group in Valdoria North.' },
+  { name: 'Port Ersa Workers’ Militia', interCode: 3, description: 'A fictional political militia.' },
+  { name: 'Hill Defence Militia', interCode: 4, aliases: ['Amber Hills Guard'], description: 'A fictional identity militia around the Amber Hills camp.' },
+  { name: 'Kessin Protesters', interCode: 6, description: 'Residents protesting at the Kessin crossing (fictional).' },
+  { name: 'Civilians (Valdoria)', interCode: 7, description: 'Unarmed people, in the fictional demo.' },
+]
+
+const partiesSeeder: DemoSeeder = {
+  name: 'parties',
+  async seed(ctx) {
+    const ids = new Map<string, string>()
+    for (const p of PARTIES) {
+      const input = { name: `${p.name} ${DEMO_LABEL}`, interCode: p.interCode, aliases: p.aliases ?? [], description: `${DEMO_LABEL} ${p.description}`, parentId: p.parent ? (ids.get(p.parent) ?? null) : null }
+      ids.set(p.name, (await ctx.store.transaction((repos) => createParty(repos, systemActor('demo'), input))).id)
+    }
+  },
+}
+
 /** Every demo seeder, in order. Later issues append theirs here. */
-export const DEMO_SEEDERS: DemoSeeder[] = [observationsSeeder]
+export const DEMO_SEEDERS: DemoSeeder[] = [observationsSeeder, partiesSeeder]
 
 /** Loads the demo dataset once per data directory; a second `--demo` start leaves it as it is. */
 export async function seedDemo(ctx: AppContext): Promise<boolean> {

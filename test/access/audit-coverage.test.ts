@@ -66,6 +66,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       'POST /api/v1/users/{id}/reset-2fa': async () => (await api.user(['researcher'])).id,
       'POST /api/v1/users/{id}/tokens': async () => (await api.user(['researcher'])).id,
       'PATCH /api/v1/orgs/{id}': async () => ((await call(api.app, { url: '/api/v1/orgs', token: api.token.admin, body: { name: `Org ${uuidv7()}` } })).json() as { id: string }).id,
+      'PATCH /api/v1/parties/{id}': async () => ((await call(api.app, { url: '/api/v1/parties', token: api.token.admin, body: { name: `Party ${uuidv7()}`, interCode: 2 } })).json() as { id: string }).id,
+      'POST /api/v1/parties/{id}/archive': async () => ((await call(api.app, { url: '/api/v1/parties', token: api.token.admin, body: { name: `Party ${uuidv7()}`, interCode: 2 } })).json() as { id: string }).id,
       'POST /api/v1/jobs/{id}/retry': async () => {
         const id = await api.ctx.jobs.enqueue('platform.prune-idempotency', { olderThanMs: 1 })
         await db().updateTable('jobs').set({ status: 'dead', finished_at: Date.now() }).where('id', '=', id).execute()

@@ -7,7 +7,8 @@
  * - editor: reviews, verifies and publishes; manages parties and sees the partner organisations work is
  *   shared with;
  * - legal: reads restricted fields and originals, exports evidence;
- * - partner: sees only what is shared with their organisation (nothing of the internal register);
+ * - partner: sees only what is shared with their organisation (nothing of the internal register; the
+ *   parties thesaurus is reference data, not register content, and what is shared names parties);
  * - admin: manages accounts, organisations, keys, settings, jobs and reads the audit log; an admin is
  *   also trusted with the register (Louder's admins are staff, not outside operators);
  * - everyone signed in manages their own session, password, two-factor login and API tokens.
@@ -73,6 +74,14 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   'POST /api/v1/observations':           row(D,        A,    A,     A,         D,    D),
   'GET /api/v1/observations':            row(D,        A,    A,     A,         A,    D),
   'GET /api/v1/observations/{id}':       row(D,        A,    A,     A,         A,    D),
+
+  // The parties thesaurus: reference data every signed-in user reads (what is shared with partners names
+  // parties); editors keep it
+  'GET /api/v1/parties':                 row(D,        A,    A,     A,         A,    A),
+  'GET /api/v1/parties/{id}':            row(D,        A,    A,     A,         A,    A),
+  'POST /api/v1/parties':                row(D,        A,    A,     D,         D,    D),
+  'PATCH /api/v1/parties/{id}':          row(D,        A,    A,     D,         D,    D),
+  'POST /api/v1/parties/{id}/archive':   row(D,        A,    A,     D,         D,    D),
 
   // Background jobs: admins only
   'GET /api/v1/jobs':                    row(D,        A,    D,     D,         D,    D),

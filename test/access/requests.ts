@@ -32,4 +32,6 @@ export const BODIES: Record<string, (who: Identity) => unknown> = {
   // The default value: the call is real, but must not change how later calls behave.
   'PATCH /api/v1/settings': () => ({ sessionIdleMinutes: 30 }),
   'POST /api/v1/observations': () => observationBody(),
+  'POST /api/v1/parties': () => ({ name: `Party ${uuidv7()}`, interCode: 2 }),
+  'PATCH /api/v1/parties/{id}': () => ({ description: 'Matrix' }),
 }

@@ -3,8 +3,10 @@ import { join } from 'node:path'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { makeFsBlobStore } from '../../src/blobs/fs-blob-store.ts'
 import { issueToken } from '../../src/core/accounts/tokens.ts'
+import { systemActor } from '../../src/core/access/actor.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
 import type { BlobStore } from '../../src/core/ports/blob-store.ts'
+import { createParty, updateParty } from '../../src/core/register/parties.ts'
 import { type DialectAdapter, openDatabase } from '../../src/db/database.ts'
 import { PRIMARY_KEYS } from '../../src/db/dump.ts'
 import { TABLES_IN_DEPENDENCY_ORDER } from '../../src/db/schema.ts'
@@ -28,7 +30,7 @@ export const WITNESS = 'Amina K., who saw it from the pharmacy doorway — ها�
 /**
  * A data directory filled through the real code: users with roles, a token, observations (enough for
  * several keyset pages and several dump parts, with non-ASCII text and exact doubles), a sealed field,
- * an idempotency record, a job, and blobs from empty to over 1 MiB.
+ * an idempotency record, a job, parties (one with a newer parent), and blobs from empty to over 1 MiB.
  */
 export async function populate(where: Place, options: { observations?: number } = {}): Promise<{ blobKeys: string[] }> {
   const db = await openDatabase(where)
@@ -61,6 +63,10 @@ export async function populate(where: Place, options: { observations?: number } 
       updatedAt: now + i,
     }))
     await store.repos.observations.insertMany(observations)
+    // A party given a parent newer than itself: restores load parties in id order, so the parent foreign key must wait for commit.
+    const brigade = await createParty(store.repos, systemActor('fixture'), { name: 'Brigade «Nord»', interCode: 1, aliases: ['الفرقة', 'B\u202EN'] }, now)
+    const army = await createParty(store.repos, systemActor('fixture'), { name: 'Army', interCode: 1, description: 'line one\nline two' }, now + 1)
+    await updateParty(store.repos, brigade.id, { parentId: army.id }, now + 2)
 
     const blobs = await makeFsBlobStore(join(where.dataDir, 'blobs'))
     const blobKeys: string[] = []

@@ -45,6 +45,13 @@ export const POLICY = {
   'observation.create': ['researcher', 'editor', 'admin'],
   'observation.list': ['researcher', 'editor', 'legal', 'admin'],
 
+  // The parties thesaurus is reference data (names of armed groups, forces, crowds), not reporting: everyone
+  // signed in reads it, partners too, since what is shared with them names parties.
+  'party.list': 'authenticated',
+  'party.create': ['editor', 'admin'],
+  'party.update': ['editor', 'admin'],
+  'party.archive': ['editor', 'admin'],
+
   'job.list': ['admin'],
   'job.retry': ['admin'],
 } as const satisfies Record<string, 'public' | 'authenticated' | readonly Role[]>

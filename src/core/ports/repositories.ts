@@ -1,5 +1,6 @@
 import type { Role } from '../access/actor.ts'
 import type { Observation, ObservationQuery } from '../observations/observation.ts'
+import type { InterCode } from '../register/acled.ts'
 
 /** What the core needs from the database, in its own words. src/db implements it once for SQLite and PostgreSQL. */
 export interface Repositories {
@@ -11,6 +12,7 @@ export interface Repositories {
   settings: SettingsRepository
   tokens: TokenRepository
   observations: ObservationRepository
+  parties: PartyRepository
   idempotency: IdempotencyRepository
   meta: MetaRepository
 }
@@ -209,4 +211,46 @@ export interface IdempotencyRepository {
 export interface MetaRepository {
   get(key: string): Promise<string | null>
   set(key: string, value: string): Promise<void>
+}
+
+/** An actor incidents name (the parties thesaurus). */
+export interface Party {
+  id: string
+  name: string
+  /** The name as uniqueness and search see it (normaliseKey in core/register/parties.ts); the list's sort key. */
+  nameKey: string
+  aliases: string[]
+  interCode: InterCode
+  description: string | null
+  parentId: string | null
+  createdAt: number
+  updatedAt: number
+  createdBy: string | null
+  archivedAt: number | null
+}
+
+export interface PartyFilter {
+  limit: number
+  /** Keyset position: the nameKey of the last party of the previous page. */
+  after?: string
+  /** A normalised key: parties whose name or an alias contains it. */
+  q?: string
+  interCode?: InterCode
+  includeArchived?: boolean
+}
+
+export interface PartyRepository {
+  /** `aliasKeys` are the aliases' keys, stored for search and collision checks. */
+  insert(party: Party, aliasKeys: string[]): Promise<void>
+  byId(id: string): Promise<Party | null>
+  /** The parties (archived too) whose name has one of these keys. */
+  byNameKeys(keys: string[]): Promise<Party[]>
+  /** The parties (archived too) one of whose aliases has this key. */
+  withAliasKey(key: string): Promise<Party[]>
+  /** The ids of the parties whose parent is one of these. */
+  childrenOf(ids: string[]): Promise<string[]>
+  update(party: Party, aliasKeys: string[]): Promise<void>
+  archive(id: string, at: number): Promise<void>
+  /** Ordered by nameKey, limit+1 rows. */
+  list(filter: PartyFilter): Promise<Party[]>
 }

@@ -6,6 +6,7 @@ import { registerHealthRoutes } from './health.ts'
 import { registerJobRoutes } from './jobs.ts'
 import { registerObservationRoutes } from './observations.ts'
 import { registerOrgRoutes } from './orgs.ts'
+import { registerPartyRoutes } from './parties.ts'
 import { registerSettingsRoutes } from './settings.ts'
 import { registerTokenRoutes } from './tokens.ts'
 import { registerUserRoutes } from './users.ts'
@@ -20,5 +21,6 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerAuditRoutes(app, ctx)
   registerSettingsRoutes(app, ctx)
   registerObservationRoutes(app, ctx)
+  registerPartyRoutes(app, ctx)
   registerJobRoutes(app, ctx)
 }
