@@ -78,6 +78,11 @@ describe('louder admin, as processes', () => {
     expect(twice.code).toBe(1)
     expect(twice.stderr).toBe('louder: An account with amina@example.org exists already.\n')
 
+    // Rotating the master key re-wraps the data keys (the sealed stored responses among them) and is audited.
+    const rotated = await louder(['admin', 'rotate-master-key', ...d, '--retire', '--json'])
+    expect(rotated.code, rotated.stderr).toBe(0)
+    expect(JSON.parse(rotated.stdout)).toMatchObject({ rewrapped: expect.any(Number), retired: [expect.stringMatching(/^[0-9a-f]{16}$/)] })
+
     // What the CLI made works against the API on the same data.
     const ctx = await createAppContext(buildConfig({ dataDir: data }), createLogger({ level: 'silent' }))
     const app = await buildHttpApp(ctx)
@@ -95,7 +100,7 @@ describe('louder admin, as processes', () => {
       const cli = entries.filter((e) => e.actor === 'system:cli')
       expect(cli.every((e) => e.via === 'cli' && e.userId === null && e.route?.startsWith('louder admin '))).toBe(true)
       const summary = cli.map((e) => `${e.action} ${e.outcome}`).sort()
-      expect(summary).toEqual(['org.create ok', 'user.create failed', 'user.create ok', 'user.create ok', 'user.reset-2fa failed', 'user.reset-2fa ok', 'user.token.create failed', 'user.token.create ok'])
+      expect(summary).toEqual(['key.rotate ok', 'org.create ok', 'user.create failed', 'user.create ok', 'user.create ok', 'user.reset-2fa failed', 'user.reset-2fa ok', 'user.token.create failed', 'user.token.create ok'])
       for (const e of cli) expect(JSON.stringify(e)).not.toContain(password)
       expect(JSON.stringify(cli)).not.toContain(pat.password)
       expect(JSON.stringify(cli)).not.toContain(issued.token)

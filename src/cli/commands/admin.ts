@@ -61,6 +61,10 @@ export function registerAdmin(program: Command): void {
         })
         if (tty) process.stderr.write('\n')
         const retired = opts.retire ? ctx.keyring.retireOldKeys() : []
+        const { cliAuditEntry } = await import('../cli-audit.ts')
+        await ctx.store.repos.audit.append(
+          cliAuditEntry('admin rotate-master-key', 'key.rotate', 'ok', { resourceType: 'master_key', resourceId: result.masterKeyId, detail: { rewrapped: result.rewrapped, retired } }),
+        )
         if (opts.json) process.stdout.write(`${JSON.stringify({ ...result, retired })}\n`)
         else process.stdout.write(`master key ${result.masterKeyId} active; ${result.rewrapped} data keys re-wrapped${retired.length ? `; retired ${retired.join(', ')}` : ''}. Escrow the new key file now.\n`)
       } finally {

@@ -40,6 +40,8 @@ export const POLICY = {
   'audit.export': ['admin'],
 
   'settings.read': ['admin'],
+  /** The CLI's `admin rotate-master-key`; no route: keys are handled on the machine that holds them. */
+  'key.rotate': ['admin'],
   'settings.update': ['admin'],
 
   'observation.create': ['researcher', 'editor', 'admin'],
