@@ -26,6 +26,7 @@ export const PRIMARY_KEYS = {
   settings: ['key'],
   audit_log: ['id'],
   parties: ['id'],
+  areas: ['id'],
 } as const satisfies { [T in keyof Database]: readonly (keyof Database[T] & string)[] }
 
 // A table missing from TABLES_IN_DEPENDENCY_ORDER would silently be left out of every backup: make it a type error.

@@ -17,6 +17,7 @@ export interface Database {
   settings: SettingsTable
   audit_log: AuditLogTable
   parties: PartiesTable
+  areas: AreasTable
 }
 
 /** Tables in an order that satisfies every foreign key: backups write them, restores load them, in this order. */
@@ -25,6 +26,7 @@ export const TABLES_IN_DEPENDENCY_ORDER = [
   'orgs',
   'users',
   'parties',
+  'areas',
   'user_roles',
   'api_tokens',
   'data_keys',
@@ -201,4 +203,25 @@ export interface PartiesTable {
   updated_at: number
   created_by: string | null
   archived_at: number | null
+}
+
+export interface AreasTable {
+  id: string
+  /** 1 (ADM1) or 2 (ADM2). */
+  level: number
+  pcode: string
+  name: string
+  /** Not a foreign key: a file of ADM2 areas may be imported before its ADM1 file. */
+  parent_pcode: string | null
+  /** GeoJSON Polygon or MultiPolygon, as checked on import. */
+  geometry: string
+  min_lat: number
+  max_lat: number
+  min_lon: number
+  max_lon: number
+  rep_lat: number
+  rep_lon: number
+  area_deg2: number
+  source: string
+  imported_at: number
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Repositories, Store } from '../core/ports/repositories.ts'
 import type { DialectAdapter, DialectName } from './dialect/dialect-adapter.ts'
+import { areaRepository } from './repositories/area.repository.ts'
 import { auditRepository, orgRepository, recoveryCodeRepository, sessionRepository, settingsRepository } from './repositories/accounts.repository.ts'
 import { idempotencyRepository } from './repositories/idempotency.repository.ts'
 import { metaRepository } from './repositories/meta.repository.ts'
@@ -21,6 +22,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName): Repositories 
     tokens: tokenRepository(db),
     observations: observationRepository(db, dialect),
     parties: partyRepository(db),
+    areas: areaRepository(db),
     idempotency: idempotencyRepository(db),
     meta: metaRepository(db),
   }

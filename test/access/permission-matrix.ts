@@ -83,6 +83,12 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   'PATCH /api/v1/parties/{id}':          row(D,        A,    A,     D,         D,    D),
   'POST /api/v1/parties/{id}/archive':   row(D,        A,    A,     D,         D,    D),
 
+  // Administrative areas: reference data every signed-in user reads and locates points in; importing a
+  // country's boundaries changes how everything is placed, so admins only
+  'GET /api/v1/areas':                   row(D,        A,    A,     A,         A,    A),
+  'GET /api/v1/areas/locate':            row(D,        A,    A,     A,         A,    A),
+  'POST /api/v1/areas/import':           row(D,        A,    D,     D,         D,    D),
+
   // Background jobs: admins only
   'GET /api/v1/jobs':                    row(D,        A,    D,     D,         D,    D),
   'POST /api/v1/jobs/{id}/retry':        row(D,        A,    D,     D,         D,    D),

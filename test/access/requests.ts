@@ -34,4 +34,8 @@ export const BODIES: Record<string, (who: Identity) => unknown> = {
   'POST /api/v1/observations': () => observationBody(),
   'POST /api/v1/parties': () => ({ name: `Party ${uuidv7()}`, interCode: 2 }),
   'PATCH /api/v1/parties/{id}': () => ({ description: 'Matrix' }),
+  'POST /api/v1/areas/import': () => ({
+    type: 'FeatureCollection',
+    features: [{ type: 'Feature', properties: { ADM1_EN: 'Matrix', ADM1_PCODE: `XM-${uuidv7()}` }, geometry: { type: 'Polygon', coordinates: [[[-170, -80], [-169, -80], [-169, -79], [-170, -80]]] } }],
+  }),
 }

@@ -47,6 +47,18 @@ export function registerAdmin(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts) => (await import('../admin-accounts.ts')).createOrgCommand(opts))
 
+  withDataOptions(admin.command('import-areas').description('import administrative boundaries (OCHA COD-AB or geoBoundaries GeoJSON, ADM1 or ADM2), all or nothing'))
+    .argument('<file>', 'a GeoJSON FeatureCollection of Polygons/MultiPolygons')
+    .addOption(
+      new Option('--level <level>', 'the level of every feature, 1 or 2 (default: detected from its properties)').argParser((v) => {
+        if (v !== '1' && v !== '2') throw new InvalidArgumentError(`expected 1 or 2, got '${v}'`)
+        return Number(v) as 1 | 2
+      }),
+    )
+    .option('--source <source>', 'where the file came from, kept with each area (default: the file name)')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, opts) => (await import('../admin-areas.ts')).importAreasCommand(file, opts))
+
   withDataOptions(admin.command('rotate-master-key').description('add a new master key and re-wrap every data key under it (data is not re-encrypted)'))
     .option('--retire', 'afterwards, remove the old keys from the key file')
     .option('--json', 'machine-readable output')

@@ -54,6 +54,11 @@ export const POLICY = {
   'party.update': ['editor', 'admin'],
   'party.archive': ['editor', 'admin'],
 
+  // Administrative areas are reference data too (province and district names and boundaries); importing a
+  // country's boundaries changes how every incident is placed and generalised, so only admins do it.
+  'area.list': 'authenticated',
+  'area.import': ['admin'],
+
   'job.list': ['admin'],
   'job.retry': ['admin'],
 } as const satisfies Record<string, 'public' | 'authenticated' | readonly Role[]>

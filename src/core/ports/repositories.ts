@@ -1,5 +1,6 @@
 import type { Role } from '../access/actor.ts'
 import type { Observation, ObservationQuery } from '../observations/observation.ts'
+import type { AreaLevel } from '../geo/admin-boundaries.ts'
 import type { InterCode } from '../register/acled.ts'
 
 /** What the core needs from the database, in its own words. src/db implements it once for SQLite and PostgreSQL. */
@@ -13,6 +14,7 @@ export interface Repositories {
   tokens: TokenRepository
   observations: ObservationRepository
   parties: PartyRepository
+  areas: AreaRepository
   idempotency: IdempotencyRepository
   meta: MetaRepository
 }
@@ -253,4 +255,49 @@ export interface PartyRepository {
   archive(id: string, at: number): Promise<void>
   /** Ordered by nameKey, limit+1 rows. */
   list(filter: PartyFilter): Promise<Party[]>
+}
+
+/** An administrative area (ADM1 province, ADM2 district), as imported from COD-AB or geoBoundaries. */
+export interface Area {
+  id: string
+  level: AreaLevel
+  /** The humanitarian place code; unique; what a re-import matches on. */
+  pcode: string
+  name: string
+  /** The ADM1 pcode of an ADM2 area (given, or found from where it lies); null for ADM1. */
+  parentPcode: string | null
+  minLat: number
+  maxLat: number
+  minLon: number
+  maxLon: number
+  /** A point strictly inside the area: what generalised locations show. */
+  repLat: number
+  repLon: number
+  /** Planar area in square degrees: orders areas by size, nothing more. */
+  areaDeg2: number
+  source: string
+  importedAt: number
+}
+
+/** An area with its boundary, a GeoJSON Polygon or MultiPolygon as JSON text. */
+export interface AreaWithGeometry extends Area {
+  geometry: string
+}
+
+export interface AreaFilter {
+  limit: number
+  level?: AreaLevel
+  parentPcode?: string
+  /** Keyset position: the pcode of the last area of the previous page. */
+  after?: string
+}
+
+export interface AreaRepository {
+  /** Inserts, or replaces everything but the id of the area with the same pcode. */
+  upsert(area: AreaWithGeometry): Promise<void>
+  byPcode(pcode: string): Promise<Area | null>
+  /** The areas whose boundary holds the point, borders included: a bounding-box query, then the exact test. */
+  containing(lat: number, lon: number): Promise<Area[]>
+  /** Ordered by pcode, limit+1 rows. */
+  list(filter: AreaFilter): Promise<Area[]>
 }

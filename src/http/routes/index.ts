@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../../app-context.ts'
+import { registerAreaRoutes } from './areas.ts'
 import { registerAuditRoutes } from './audit.ts'
 import { registerAuthRoutes } from './auth.ts'
 import { registerHealthRoutes } from './health.ts'
@@ -22,5 +23,6 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerSettingsRoutes(app, ctx)
   registerObservationRoutes(app, ctx)
   registerPartyRoutes(app, ctx)
+  registerAreaRoutes(app, ctx)
   registerJobRoutes(app, ctx)
 }
