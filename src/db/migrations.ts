@@ -6,6 +6,7 @@ import { up as accounts } from './migrations/0003-accounts.ts'
 import { up as tokenOwnerIndex } from './migrations/0004-token-owner-index.ts'
 import { up as parties } from './migrations/0005-parties.ts'
 import { up as areas } from './migrations/0006-areas.ts'
+import { up as observationRecord } from './migrations/0007-observation-record.ts'
 
 /**
  * The one ordered list of migrations. Each may branch on the dialect for the few things that differ
@@ -116,6 +117,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0004_token_owner_index': { up: (db: Kysely<any>) => tokenOwnerIndex(db) },
     '0005_parties': { up: (db: Kysely<any>) => parties(db) },
     '0006_areas': { up: (db: Kysely<any>) => areas(db) },
+    '0007_observation_record': { up: (db: Kysely<any>) => observationRecord(db) },
   }
 }
 

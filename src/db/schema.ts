@@ -184,6 +184,18 @@ export interface ObservationsTable {
   created_by: string
   created_at: number
   updated_at: number
+  /** JSON array of `{ type, reliability, description? }`. */
+  sources: string
+  /** 0 or 1. */
+  urgent: number
+  /** BCP 47 tag, or null when not given. */
+  language: string | null
+  /** JSON array of SHA-256 hex digests of media in the locker. */
+  media: string
+  /** Notes and witnesses as one JSON value, sealed (context `observations.restricted:<id>`); null when there are none. */
+  restricted: string | null
+  /** The data key that sealed `restricted`. */
+  data_key_id: string | null
 }
 
 export interface PartiesTable {

@@ -74,6 +74,8 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   'POST /api/v1/observations':           row(D,        A,    A,     A,         D,    D),
   'GET /api/v1/observations':            row(D,        A,    A,     A,         A,    D),
   'GET /api/v1/observations/{id}':       row(D,        A,    A,     A,         A,    D),
+  // Witness identities and restricted notes: legal, and the researcher who recorded them (authorship is checked below the table).
+  'GET /api/v1/observations/{id}/restricted': row(D,  D,    D,     A,         A,    D),
 
   // The parties thesaurus: reference data every signed-in user reads (what is shared with partners names
   // parties); editors keep it

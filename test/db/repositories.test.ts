@@ -36,6 +36,11 @@ function observation(createdBy: string, overrides: Partial<Observation> = {}): O
     createdBy,
     createdAt: T0,
     updatedAt: T0,
+    sources: [],
+    urgent: false,
+    language: null,
+    media: [],
+    sealed: null,
     ...overrides,
   }
 }
@@ -140,6 +145,18 @@ forEachDialect('repositories', (dialect) => {
       expect(await store.repos.observations.byId(placed.id)).toEqual(placed)
       expect(await store.repos.observations.byId(unplaced.id)).toEqual(unplaced)
       expect(await store.repos.observations.byId(uuidv7())).toBeNull()
+    })
+
+    it('stores and reads back the full record: sources, urgency, language, media, the sealed restricted part', async () => {
+      const full = observation(author.id, {
+        sources: [{ type: 'witness', reliability: 'B', description: 'in person' }, { type: 'official', reliability: 'F' }],
+        urgent: true,
+        language: 'fr',
+        media: ['0'.repeat(64)],
+        sealed: { value: 'opaque sealed text', dataKeyId: uuidv7() },
+      })
+      await store.repos.observations.insert(full)
+      expect(await store.repos.observations.byId(full.id)).toEqual(full)
     })
 
     it('inserts many at once, past one statement\'s parameter limit', async () => {

@@ -46,6 +46,9 @@ export const POLICY = {
 
   'observation.create': ['researcher', 'editor', 'admin'],
   'observation.list': ['researcher', 'editor', 'legal', 'admin'],
+  // Witness identities, contacts and restricted notes: legal, and the researcher who recorded them (the use
+  // case checks authorship). Reads are audited with the reason given.
+  'observation.restricted.read': ['legal', 'researcher'],
 
   // The parties thesaurus is reference data (names of armed groups, forces, crowds), not reporting: everyone
   // signed in reads it, partners too, since what is shared with them names parties.

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
-import type { Observation, ObservationQuery } from '../../core/observations/observation.ts'
+import type { Observation, ObservationQuery, ObservationSource } from '../../core/observations/observation.ts'
 import type { ObservationRepository } from '../../core/ports/repositories.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
 import type { Database, ObservationsTable } from '../schema.ts'
@@ -156,6 +156,12 @@ function toRow(o: Observation): ObservationsTable {
     created_by: o.createdBy,
     created_at: o.createdAt,
     updated_at: o.updatedAt,
+    sources: JSON.stringify(o.sources ?? []),
+    urgent: o.urgent ? 1 : 0,
+    language: o.language ?? null,
+    media: JSON.stringify(o.media ?? []),
+    restricted: o.sealed?.value ?? null,
+    data_key_id: o.sealed?.dataKeyId ?? null,
   }
 }
 
@@ -168,5 +174,10 @@ function fromRow(r: ObservationsTable): Observation {
     createdBy: r.created_by,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    sources: JSON.parse(r.sources) as ObservationSource[],
+    urgent: Number(r.urgent) === 1,
+    language: r.language,
+    media: JSON.parse(r.media) as string[],
+    sealed: r.restricted === null || r.data_key_id === null ? null : { value: r.restricted, dataKeyId: r.data_key_id },
   }
 }

@@ -2,25 +2,93 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../../app-context.ts'
 import { ValidationError } from '../../core/errors.ts'
-import type { BBox, Observation } from '../../core/observations/observation.ts'
-import { createObservation, listObservations } from '../../core/observations/observation.service.ts'
+import { type BBox, type NewObservation, type Observation, RELIABILITIES, type RestrictedContent, SOURCE_TYPES, WITNESS_ROLES } from '../../core/observations/observation.ts'
+import { createObservation, hasRestrictedInput, listObservations, readRestricted } from '../../core/observations/observation.service.ts'
+import { auditOrigin } from '../audit.ts'
 import { throwNotFound } from '../../core/errors.ts'
 import { authorize } from '../../core/access/policy.ts'
 import { toRfc3339 } from '../../core/time.ts'
 import { idempotentWrite } from '../idempotency.ts'
-import { IdempotencyHeaders, PageOf, PageQuery, parseTimestamp, problemResponses, Strict, Timestamp, Uuid } from '../schemas/common.ts'
+import { IdempotencyHeaders, PageOf, PageQuery, parseTimestamp, problemResponses, Restricted, Strict, Timestamp, Uuid } from '../schemas/common.ts'
 
 const Location = Strict({ lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) })
+
+const Source = Strict({
+  type: Type.Union(SOURCE_TYPES.map((t) => Type.Literal(t))),
+  reliability: Type.Union(RELIABILITIES.map((r) => Type.Literal(r)), { description: 'Admiralty code: A completely reliable … E unreliable, F cannot be judged' }),
+  description: Type.Optional(Type.String({ maxLength: 2_000 })),
+})
+const Language = Type.String({ pattern: '^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$', description: 'BCP 47 tag: language, optional script and region (fr, ar-SD, zh-Hant-TW)' })
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 hex digest of a locker item' })
+const WitnessRole = Type.Union(WITNESS_ROLES.map((r) => Type.Literal(r)))
+const ConsentInput = Strict({ publication: Type.Boolean(), partners: Type.Boolean(), court: Type.Boolean() }, { description: 'The uses this person agreed to; who recorded it and when are set by the server' })
+
+const RestrictedInput = Restricted(
+  Strict(
+    {
+      notes: Type.Optional(Restricted(Type.Union([Type.String({ maxLength: 20_000 }), Type.Null()]))),
+      witnesses: Type.Optional(
+        Type.Array(
+          Strict({
+            name: Restricted(Type.String({ minLength: 1, maxLength: 500 })),
+            contact: Type.Optional(Restricted(Type.Union([Type.String({ maxLength: 1_000 }), Type.Null()]))),
+            role: WitnessRole,
+            consent: Type.Optional(Type.Union([ConsentInput, Type.Null()])),
+          }),
+          { maxItems: 200 },
+        ),
+      ),
+    },
+    { description: 'Sealed at rest; read back only through GET /api/v1/observations/{id}/restricted' },
+  ),
+)
 
 const ObservationBody = Strict({
   narrative: Type.String({ minLength: 1, maxLength: 20_000 }),
   occurredAt: Timestamp,
   location: Type.Optional(Type.Union([Location, Type.Null()])),
+  sources: Type.Optional(Type.Array(Source, { maxItems: 100 })),
+  urgent: Type.Optional(Type.Boolean()),
+  language: Type.Optional(Type.Union([Language, Type.Null()])),
+  media: Type.Optional(Type.Array(Sha256, { maxItems: 1_000, uniqueItems: true })),
+  restricted: Type.Optional(Type.Union([RestrictedInput, Type.Null()])),
 })
 
+const SourceSchema = Type.Object({ type: Type.String(), reliability: Type.String(), description: Type.Optional(Type.String()) })
+
 export const ObservationSchema = Type.Object(
-  { id: Uuid, narrative: Type.String(), occurredAt: Timestamp, location: Type.Union([Location, Type.Null()]), createdBy: Uuid, createdAt: Timestamp, updatedAt: Timestamp },
+  {
+    id: Uuid,
+    narrative: Type.String(),
+    occurredAt: Timestamp,
+    location: Type.Union([Location, Type.Null()]),
+    sources: Type.Array(SourceSchema),
+    urgent: Type.Boolean(),
+    language: Type.Union([Type.String(), Type.Null()]),
+    media: Type.Array(Type.String()),
+    hasRestricted: Type.Boolean({ description: 'Whether a restricted part (notes, witnesses) is on record; those allowed read it at /restricted' }),
+    createdBy: Uuid,
+    createdAt: Timestamp,
+    updatedAt: Timestamp,
+  },
   { title: 'Observation' },
+)
+
+const ConsentSchema = Type.Object({ publication: Type.Boolean(), partners: Type.Boolean(), court: Type.Boolean(), recordedAt: Timestamp, recordedBy: Uuid })
+
+export const RestrictedSchema = Type.Object(
+  {
+    notes: Restricted(Type.Union([Type.String(), Type.Null()])),
+    witnesses: Type.Array(
+      Type.Object({
+        name: Restricted(Type.String()),
+        contact: Restricted(Type.Union([Type.String(), Type.Null()])),
+        role: Type.String(),
+        consent: Type.Union([ConsentSchema, Type.Null()]),
+      }),
+    ),
+  },
+  { title: 'ObservationRestricted' },
 )
 
 const ListQuery = Strict({
@@ -30,8 +98,34 @@ const ListQuery = Strict({
   ...PageQuery,
 })
 
+/** The observation as everyone who may list it sees it: the restricted part only as a flag. */
 export function presentObservation(o: Observation): Static<typeof ObservationSchema> {
-  return { id: o.id, narrative: o.narrative, occurredAt: toRfc3339(o.occurredAt), location: o.location, createdBy: o.createdBy, createdAt: toRfc3339(o.createdAt), updatedAt: toRfc3339(o.updatedAt) }
+  return {
+    id: o.id,
+    narrative: o.narrative,
+    occurredAt: toRfc3339(o.occurredAt),
+    location: o.location,
+    sources: (o.sources ?? []).map((s) => ({ type: s.type, reliability: s.reliability, ...(s.description === undefined ? {} : { description: s.description }) })),
+    urgent: o.urgent ?? false,
+    language: o.language ?? null,
+    media: o.media ?? [],
+    hasRestricted: !!o.sealed,
+    createdBy: o.createdBy,
+    createdAt: toRfc3339(o.createdAt),
+    updatedAt: toRfc3339(o.updatedAt),
+  }
+}
+
+function presentRestricted(r: RestrictedContent): Static<typeof RestrictedSchema> {
+  return {
+    notes: r.notes,
+    witnesses: r.witnesses.map((w) => ({
+      name: w.name,
+      contact: w.contact,
+      role: w.role,
+      consent: w.consent ? { publication: w.consent.publication, partners: w.consent.partners, court: w.consent.court, recordedAt: toRfc3339(w.consent.recordedAt), recordedBy: w.consent.recordedBy } : null,
+    })),
+  }
 }
 
 export function parseBBox(value: string): BBox {
@@ -61,8 +155,22 @@ export function registerObservationRoutes(app: FastifyInstance, ctx: AppContext)
       },
     },
     async (req, reply) => {
-      const input = { narrative: req.body.narrative, occurredAt: parseTimestamp(req.body.occurredAt, '/body/occurredAt'), location: req.body.location ?? null }
-      return idempotentWrite(deps, req, reply, 201, async (repos) => presentObservation(await createObservation(repos, req.actor, input)))
+      const b = req.body
+      const input: NewObservation = {
+        narrative: b.narrative,
+        occurredAt: parseTimestamp(b.occurredAt, '/body/occurredAt'),
+        location: b.location ?? null,
+        sources: b.sources,
+        urgent: b.urgent,
+        language: b.language,
+        media: b.media,
+        restricted: b.restricted,
+      }
+      const restricted = hasRestrictedInput(input)
+      // One data key per observation, made before the transaction (on SQLite it holds the only connection).
+      const sealing = restricted ? { sealer: ctx.sealer, dataKeyId: await ctx.sealer.reserveDataKey() } : null
+      // With witnesses in the body, the stored request fingerprint is sealed too: names could be guessed from it.
+      return idempotentWrite(deps, req, reply, 201, async (repos) => presentObservation(await createObservation(repos, req.actor, input, sealing)), { secretRequest: restricted })
     },
   )
 
@@ -108,5 +216,21 @@ export function registerObservationRoutes(app: FastifyInstance, ctx: AppContext)
       const o = (await ctx.store.repos.observations.byId(req.params.id)) ?? throwNotFound('observation', req.params.id)
       return presentObservation(o)
     },
+  )
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/observations/:id/restricted',
+    {
+      config: { action: 'observation.restricted.read' },
+      schema: {
+        tags: ['register'],
+        summary: "An observation's restricted part: notes, witnesses, their consent (legal, or the researcher who recorded it; audited)",
+        description: 'Send the reason for reading in the `Louder-Reason` header: it is recorded with the read.',
+        security: [{ bearer: [] }],
+        params: Strict({ id: Uuid }),
+        response: { 200: RestrictedSchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (req) => presentRestricted(await readRestricted(ctx.store.repos, ctx.sealer, req.actor, req.params.id, auditOrigin(req))),
   )
 }
