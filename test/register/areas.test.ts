@@ -3,17 +3,16 @@
  * locating points in them, and the generalised point every public output will show. The fixtures are two
  * fictional countries (test/fixtures/areas/README.md). On SQLite and on PostgreSQL.
  */
-import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectProblem, startTestApi, type TestApi } from '../http/harness.ts'
 import { auditEntries, call } from '../accounts/support.ts'
+import { runLouder } from '../large/server-process.ts'
 import { tmpDir } from '../support/tmp.ts'
 
 const AREAS = '/api/v1/areas'
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'areas')
-const LOUDER = join(import.meta.dirname, '..', '..', 'bin', 'louder')
 const fixture = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'))
 
 interface Located {
@@ -22,18 +21,7 @@ interface Located {
   generalised: { lat: number; lon: number; areaPcode: string; level: number } | null
 }
 
-function louder(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LOUDER_')))
-  return new Promise((resolve, reject) => {
-    const child = spawn(LOUDER, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const louder = (args: string[]) => runLouder(args, undefined, 60_000)
 
 const square = (x0: number, y0: number, x1: number, y1: number) => [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
 const adm1 = (pcode: string, coordinates: unknown, type = 'Polygon') => ({ type: 'Feature', properties: { ADM1_EN: `Area ${pcode}`, ADM1_PCODE: pcode }, geometry: { type, coordinates } })
