@@ -60,7 +60,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     }
 
     /** Real records for the path parameters of the writes that take one, so their success is audited too. */
-    const PATH_IDS: Record<string, (who: { id: string }) => Promise<string>> = {
+    const PATH_IDS: Record<string, (who: Identity & { id: string }) => Promise<string>> = {
       'DELETE /api/v1/tokens/{id}': async (who) => (await issueToken(api.ctx.store.repos, who.id)).record.id,
       'PATCH /api/v1/users/{id}': async () => (await api.user(['researcher'])).id,
       'POST /api/v1/users/{id}/reset-2fa': async () => (await api.user(['researcher'])).id,
@@ -68,6 +68,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       'PATCH /api/v1/orgs/{id}': async () => ((await call(api.app, { url: '/api/v1/orgs', token: api.token.admin, body: { name: `Org ${uuidv7()}` } })).json() as { id: string }).id,
       'PATCH /api/v1/parties/{id}': async () => ((await call(api.app, { url: '/api/v1/parties', token: api.token.admin, body: { name: `Party ${uuidv7()}`, interCode: 2 } })).json() as { id: string }).id,
       'POST /api/v1/parties/{id}/archive': async () => ((await call(api.app, { url: '/api/v1/parties', token: api.token.admin, body: { name: `Party ${uuidv7()}`, interCode: 2 } })).json() as { id: string }).id,
+      // An observation with a witness, recorded by the caller (only its author or legal changes consent).
+      'PATCH /api/v1/observations/{id}/witnesses/{index}/consent': async (who) => {
+        const body = { ...(BODIES['POST /api/v1/observations']!(who) as object), restricted: { witnesses: [{ name: 'Audit coverage witness', role: 'witness' }] } }
+        return ((await call(api.app, { url: '/api/v1/observations', token: who.token, body })).json() as { id: string }).id
+      },
       'POST /api/v1/jobs/{id}/retry': async () => {
         const id = await api.ctx.jobs.enqueue('platform.prune-idempotency', { olderThanMs: 1 })
         await db().updateTable('jobs').set({ status: 'dead', finished_at: Date.now() }).where('id', '=', id).execute()
@@ -87,7 +92,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const caller = row!.anonymous === 'allow' ? 'anonymous' : row!.admin === 'allow' ? 'admin' : CALLERS.find((c) => row![c] === 'allow')!
         const who = await identity(caller)
         const id = PATH_IDS[key] ? await PATH_IDS[key](who) : uuidv7()
-        const filled = path.replace(/\{\w+\}/g, id)
+        const filled = path.replace(/\{(\w+)\}/g, (_, name: string) => (name === 'index' ? '0' : id))
         const reason = `audit coverage ${key} ${uuidv7()}`
         const ip = freshAddress()
         const before = Date.now()

@@ -90,7 +90,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const op: Operation | undefined = documentedOperations(doc).get(key)
         for (const caller of CALLERS) {
           const who = await identity(caller)
-          const url = path.replace(/\{\w+\}/g, () => uuidv7())
+          // Record ids are fresh (unknown); a position in a list (`{index}`) is the first.
+          const url = path.replace(/\{(\w+)\}/g, (_, name: string) => (name === 'index' ? '0' : uuidv7()))
           const takesBody = op?.requestBody !== undefined
           const body = takesBody ? (BODIES[key]?.(who) ?? {}) : undefined
           const label = `${key} as ${caller}`

@@ -76,6 +76,8 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   'GET /api/v1/observations/{id}':       row(D,        A,    A,     A,         A,    D),
   // Witness identities and restricted notes: legal, and the researcher who recorded them (authorship is checked below the table).
   'GET /api/v1/observations/{id}/restricted': row(D,  D,    D,     A,         A,    D),
+  // Changing what a witness agreed to: the same people, the same authorship rule.
+  'PATCH /api/v1/observations/{id}/witnesses/{index}/consent': row(D, D, D, A, A, D),
 
   // The parties thesaurus: reference data every signed-in user reads (what is shared with partners names
   // parties); editors keep it

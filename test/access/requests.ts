@@ -32,6 +32,7 @@ export const BODIES: Record<string, (who: Identity) => unknown> = {
   // The default value: the call is real, but must not change how later calls behave.
   'PATCH /api/v1/settings': () => ({ sessionIdleMinutes: 30 }),
   'POST /api/v1/observations': () => observationBody(),
+  'PATCH /api/v1/observations/{id}/witnesses/{index}/consent': () => ({ publication: true }),
   'POST /api/v1/parties': () => ({ name: `Party ${uuidv7()}`, interCode: 2 }),
   'PATCH /api/v1/parties/{id}': () => ({ description: 'Matrix' }),
   'POST /api/v1/areas/import': () => ({

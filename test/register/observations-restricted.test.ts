@@ -174,6 +174,55 @@ for (const dialect of ['sqlite', 'postgres'] as const satisfies readonly Dialect
       expect((await call(app, { url: `/api/v1/observations/${id}/restricted` })).statusCode).toBe(401)
     })
 
+    it("changes a witness's consent for its author and for legal, re-sealed, audited without names", async () => {
+      const patch = (who: keyof typeof users | null, index: number | string, payload: unknown, on = id, reason?: string) =>
+        call(app, { method: 'PATCH', url: `/api/v1/observations/${on}/witnesses/${index}/consent`, token: who ? users[who].token : undefined, body: payload, headers: reason ? { 'louder-reason': reason } : {} })
+
+      const keyBefore = (await ctx.db.kysely.selectFrom('observations').select('data_key_id').where('id', '=', id).executeTakeFirstOrThrow()).data_key_id
+      const reason = `consent given ${uuidv7()}`
+      const byAuthor = await patch('author', 0, { publication: true }, id, reason)
+      expect(byAuthor.statusCode, byAuthor.body).toBe(200)
+      expect(byAuthor.json()).toEqual({ publication: true, partners: true, court: true, recordedAt: expect.any(String), recordedBy: users.author.id })
+      expect(byAuthor.body).not.toContain(CANARY)
+      const rows = await auditRows(reason)
+      expect(rows).toHaveLength(1)
+      expect(rows[0]).toMatchObject({ action: 'observation.consent.update', outcome: 'ok', status: 200, resource_id: id, actor: `user:${users.author.id}` })
+      expect(JSON.parse(String(rows[0]!.detail))).toEqual({ witness: 0, changed: ['publication'] })
+      expect(JSON.stringify(rows[0])).not.toContain(CANARY)
+
+      // No consent on record: every use starts refused, and all three are recorded now.
+      const byLegal = await patch('legal', 1, { court: true })
+      expect(byLegal.statusCode, byLegal.body).toBe(200)
+      expect(byLegal.json()).toMatchObject({ publication: false, partners: false, court: true, recordedBy: users.legal.id })
+
+      for (const who of ['editor', 'other', 'admin', 'partner'] as const) {
+        const res = await patch(who, 0, { court: false })
+        expect(res.statusCode, `${who}: ${res.body}`).toBe(403)
+        expect(res.body).not.toContain(CANARY)
+      }
+      expect((await patch(null, 0, { court: false })).statusCode).toBe(401)
+      expect((await patch('legal', 0, { court: false }, uuidv7())).statusCode).toBe(404)
+      expect((await patch('legal', 2, { court: false })).statusCode).toBe(404)
+      expect((await patch('author', 0, { court: false }, plain)).statusCode).toBe(409)
+      for (const bad of [{}, { court: 'yes' }, { name: 'x' }]) expect((await patch('legal', 0, bad)).statusCode, JSON.stringify(bad)).toBe(400)
+      expect((await patch('legal', -1, { court: false })).statusCode).toBe(400)
+
+      const row = await ctx.db.kysely.selectFrom('observations').select(['data_key_id', 'restricted']).where('id', '=', id).executeTakeFirstOrThrow()
+      const read = await call(app, { url: `/api/v1/observations/${id}/restricted`, token: users.legal.token })
+      expect(read.statusCode).toBe(200)
+      const r = read.json() as { notes: string; witnesses: { name: string; consent: unknown }[] }
+      expect(r.notes).toBe(`notes ${CANARY} notes`)
+      expect(r.witnesses).toEqual([
+        { name: `Witness ${CANARY}`, contact: `+000 ${CANARY}`, role: 'witness', consent: { publication: true, partners: true, court: true, recordedAt: expect.any(String), recordedBy: users.author.id } },
+        { name: 'Second person', contact: null, role: 'victim', consent: { publication: false, partners: false, court: true, recordedAt: expect.any(String), recordedBy: users.legal.id } },
+      ])
+      // Sealed again under the observation's own data key (the canary scan below covers the new value too).
+      expect(row.data_key_id).toBe(keyBefore)
+      expect(row.restricted).not.toContain(CANARY)
+      const one = await call(app, { url: `/api/v1/observations/${id}`, token: users.editor.token })
+      expect(one.json()).toMatchObject({ hasRestricted: true })
+    })
+
     it('validates the new fields', async () => {
       for (const bad of [{ sources: [{ type: 'rumour', reliability: 'A' }] }, { sources: [{ type: 'witness', reliability: 'G' }] }, { language: 'not a tag' }, { media: ['xyz'] }, { restricted: { witnesses: [{ name: 'x', role: 'judge' }] } }, { urgent: 'yes' }]) {
         const res = await call(app, { url: '/api/v1/observations', token: users.author.token, body: body(bad) })

@@ -49,6 +49,8 @@ export const POLICY = {
   // Witness identities, contacts and restricted notes: legal, and the researcher who recorded them (the use
   // case checks authorship). Reads are audited with the reason given.
   'observation.restricted.read': ['legal', 'researcher'],
+  // Changing a witness's consent: the same people, the same authorship rule (checked in the use case).
+  'observation.consent.update': ['legal', 'researcher'],
 
   // The parties thesaurus is reference data (names of armed groups, forces, crowds), not reporting: everyone
   // signed in reads it, partners too, since what is shared with them names parties.

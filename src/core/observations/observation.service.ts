@@ -1,12 +1,12 @@
 import { type Actor } from '../access/actor.ts'
 import { authorize } from '../access/policy.ts'
 import { auditEntry, type AuditOrigin } from '../audit/audit.ts'
-import { ForbiddenError, throwNotFound, ValidationError } from '../errors.ts'
+import { ForbiddenError, NotFoundError, RuleError, throwNotFound, ValidationError } from '../errors.ts'
 import { uuidv7 } from '../ids.ts'
 import { decodeCursor, type Page, toPage } from '../pagination.ts'
 import type { Repositories } from '../ports/repositories.ts'
 import type { Sealer } from '../ports/sealer.ts'
-import type { BBox, NewObservation, Observation, RestrictedContent } from './observation.ts'
+import type { BBox, Consent, NewObservation, Observation, RestrictedContent } from './observation.ts'
 
 /** How the restricted part is sealed inside the write's transaction: with a data key reserved before it. */
 export interface RestrictedSealing {
@@ -96,6 +96,67 @@ export async function readRestricted(repos: Repositories, sealer: Sealer, actor:
   )
   if (!observation.sealed) return { notes: null, witnesses: [] }
   return JSON.parse((await sealer.open(observation.sealed.value, restrictedContext(id))).toString('utf8')) as RestrictedContent
+}
+
+export type ConsentUse = 'publication' | 'partners' | 'court'
+export const CONSENT_USES = ['publication', 'partners', 'court'] as const satisfies readonly ConsentUse[]
+export type ConsentChange = Partial<Record<ConsentUse, boolean>>
+
+/** The observation whose restricted part `actor` may change, or the reason why not (404, 403, 409). */
+async function consentTarget(repos: Repositories, actor: Actor, id: string): Promise<Observation & { sealed: NonNullable<Observation['sealed']> }> {
+  authorize(actor, 'observation.consent.update')
+  const observation = (await repos.observations.byId(id)) ?? throwNotFound('observation', id)
+  if (!mayReadRestricted(actor, observation)) throw new ForbiddenError('change consent on an observation someone else recorded')
+  if (!observation.sealed) throw new RuleError('no_restricted_part', 'This observation has no restricted part, so no witness consent to change.')
+  return observation as Observation & { sealed: NonNullable<Observation['sealed']> }
+}
+
+/**
+ * Before the transaction: checks who may change consent on this observation, and opens its restricted part
+ * once, which loads its data key into the sealer's cache, so that the re-seal inside the transaction needs
+ * no database access of its own (on SQLite the transaction holds the only connection).
+ */
+export async function prepareConsentUpdate(repos: Repositories, sealer: Sealer, actor: Actor, id: string): Promise<void> {
+  const observation = await consentTarget(repos, actor, id)
+  await sealer.open(observation.sealed.value, restrictedContext(id))
+}
+
+/**
+ * Records a change to the uses one witness agreed to (by position in the witness list), stamped with who
+ * recorded it and when, and re-seals the restricted part with the observation's own data key. Returns the
+ * uses that changed (never names), for the audit record. Authorship is checked again with the row in hand.
+ */
+export async function updateWitnessConsent(
+  repos: Repositories,
+  sealer: Sealer,
+  actor: Actor,
+  id: string,
+  index: number,
+  change: ConsentChange,
+): Promise<{ consent: Consent; changed: ConsentUse[] }> {
+  const given = CONSENT_USES.filter((u) => change[u] !== undefined)
+  if (given.length === 0) throw new ValidationError([{ field: '/body', message: 'name at least one of publication, partners, court' }])
+  const observation = await consentTarget(repos, actor, id)
+  if (actor.kind !== 'user') throw new ForbiddenError('change consent')
+  const content = JSON.parse((await sealer.open(observation.sealed.value, restrictedContext(id))).toString('utf8')) as RestrictedContent
+  const witness = content.witnesses[index]
+  if (!witness) throw new NotFoundError('witness', `${index} on observation ${id}`)
+  // No consent on record means none given: every use starts refused.
+  const before = witness.consent ?? { publication: false, partners: false, court: false }
+  const now = Date.now()
+  const consent: Consent = {
+    publication: change.publication ?? before.publication,
+    partners: change.partners ?? before.partners,
+    court: change.court ?? before.court,
+    recordedAt: now,
+    recordedBy: actor.userId,
+  }
+  const changed = CONSENT_USES.filter((u) => witness.consent === null || consent[u] !== before[u])
+  witness.consent = consent
+  const dataKeyId = observation.sealed.dataKeyId
+  const value = await sealer.seal(JSON.stringify(content), restrictedContext(id), { dataKeyId })
+  if (!(await repos.observations.updateSealed(id, { value, dataKeyId }, now))) throwNotFound('observation', id)
+  return { consent, changed }
 }
 
 export interface ObservationFilter {

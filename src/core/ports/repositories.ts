@@ -1,5 +1,5 @@
 import type { Role } from '../access/actor.ts'
-import type { Observation, ObservationQuery } from '../observations/observation.ts'
+import type { Observation, ObservationQuery, SealedRestricted } from '../observations/observation.ts'
 import type { AreaLevel } from '../geo/admin-boundaries.ts'
 import type { InterCode } from '../register/acled.ts'
 
@@ -191,6 +191,8 @@ export interface TokenRepository {
 export interface ObservationRepository {
   insert(observation: Observation): Promise<void>
   byId(id: string): Promise<Observation | null>
+  /** Replaces the sealed restricted part (same data key) and stamps `updatedAt`; false when no such row. */
+  updateSealed(id: string, sealed: SealedRestricted, updatedAt: number): Promise<boolean>
   /** Newest first, limit+1 rows so the caller can tell whether another page exists. */
   list(query: ObservationQuery): Promise<Observation[]>
   insertMany(observations: Observation[]): Promise<void>

@@ -16,11 +16,12 @@ export function openSqlite(dataDir: string, file = SQLITE_FILE): DialectAdapter 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const path = join(dataDir, file)
   const handle = new SqliteDatabase(path)
+  // Another process (a worker, `louder backup`) may hold the write lock for a moment: wait, don't fail. Set
+  // first: switching a new file to WAL takes a lock too, and several processes may open it at once.
+  handle.pragma('busy_timeout = 10000')
   handle.pragma('journal_mode = WAL')
   handle.pragma('synchronous = FULL')
   handle.pragma('foreign_keys = ON')
-  // Another process (a worker, `louder backup`) may hold the write lock for a moment: wait, don't fail.
-  handle.pragma('busy_timeout = 10000')
   // Read pages through a memory map instead of a read() call each: a page of 100 observations touches ~100
   // table pages, and the syscalls were a third of its cost (bench/README.md, `api`). Address space, not memory.
   handle.pragma('mmap_size = 1073741824')

@@ -37,6 +37,14 @@ export function observationRepository(db: Kysely<Database>, dialect: DialectName
       const row = await db.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst()
       return row ? fromRow(row) : null
     },
+    async updateSealed(id, sealed, updatedAt) {
+      const result = await db
+        .updateTable('observations')
+        .set({ restricted: sealed.value, data_key_id: sealed.dataKeyId, updated_at: updatedAt })
+        .where('id', '=', id)
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows) > 0
+    },
     async list(q) {
       if (!q.bbox) {
         const rows = await sql<ObservationsTable>`select * from observations where ${exactFilter(q)} order by occurred_at desc, id desc limit ${q.limit + 1}`.execute(db)

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../../app-context.ts'
 import { ValidationError } from '../../core/errors.ts'
 import { type BBox, type NewObservation, type Observation, RELIABILITIES, type RestrictedContent, SOURCE_TYPES, WITNESS_ROLES } from '../../core/observations/observation.ts'
-import { createObservation, hasRestrictedInput, listObservations, readRestricted } from '../../core/observations/observation.service.ts'
+import { createObservation, hasRestrictedInput, listObservations, prepareConsentUpdate, readRestricted, updateWitnessConsent } from '../../core/observations/observation.service.ts'
 import { auditOrigin } from '../audit.ts'
 import { throwNotFound } from '../../core/errors.ts'
 import { authorize } from '../../core/access/policy.ts'
@@ -90,6 +90,12 @@ export const RestrictedSchema = Type.Object(
   },
   { title: 'ObservationRestricted' },
 )
+
+const ConsentPatch = Type.Object(
+  { publication: Type.Optional(Type.Boolean()), partners: Type.Optional(Type.Boolean()), court: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false, minProperties: 1, description: 'The uses that change; those left out stay as recorded (none recorded: refused)' },
+)
+const ConsentParams = Strict({ id: Uuid, index: Type.Integer({ minimum: 0, maximum: 199, description: "The witness's position in the restricted part's list, from 0" }) })
 
 const ListQuery = Strict({
   bbox: Type.Optional(Type.String({ pattern: '^-?[0-9.]+,-?[0-9.]+,-?[0-9.]+,-?[0-9.]+$', description: 'west,south,east,north in degrees (WGS 84)' })),
@@ -232,5 +238,32 @@ export function registerObservationRoutes(app: FastifyInstance, ctx: AppContext)
       },
     },
     async (req) => presentRestricted(await readRestricted(ctx.store.repos, ctx.sealer, req.actor, req.params.id, auditOrigin(req))),
+  )
+
+  app.patch<{ Params: Static<typeof ConsentParams>; Body: Static<typeof ConsentPatch> }>(
+    '/api/v1/observations/:id/witnesses/:index/consent',
+    {
+      config: { action: 'observation.consent.update' },
+      schema: {
+        tags: ['register'],
+        summary: "Change the uses a witness agreed to (legal, or the researcher who recorded the observation; audited)",
+        description: 'Stamps who recorded the change and when; the restricted part is sealed again with the observation\'s own data key.',
+        security: [{ bearer: [] }],
+        headers: IdempotencyHeaders,
+        params: ConsentParams,
+        body: ConsentPatch,
+        response: { 200: ConsentSchema, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+      },
+    },
+    async (req, reply) => {
+      const { id, index } = req.params
+      // Outside the transaction: the checks, and the data key into the sealer's cache for the re-seal inside it.
+      await prepareConsentUpdate(ctx.store.repos, ctx.sealer, req.actor, id)
+      return idempotentWrite(deps, req, reply, 200, async (repos) => {
+        const { consent, changed } = await updateWitnessConsent(repos, ctx.sealer, req.actor, id, index, req.body)
+        req.auditExtra = { detail: { witness: index, changed } }
+        return { publication: consent.publication, partners: consent.partners, court: consent.court, recordedAt: toRfc3339(consent.recordedAt), recordedBy: consent.recordedBy }
+      })
+    },
   )
 }
