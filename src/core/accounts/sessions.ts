@@ -81,3 +81,10 @@ export async function endSessionByToken(repos: Repositories, token: string, now 
   const found = await repos.sessions.byTokenHash(sha256(token))
   if (found) await repos.sessions.revoke(found.id, now)
 }
+
+/** Signs the actor out: ends the session it came with, or revokes the bearer token it used. */
+export async function signOut(repos: Repositories, actor: Actor, now = Date.now()): Promise<void> {
+  if (actor.kind !== 'user') return
+  if (actor.sessionId) await repos.sessions.revoke(actor.sessionId, now)
+  else if (actor.tokenId) await repos.tokens.revoke(actor.tokenId, now)
+}

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import { Kysely, PostgresDialect, sql } from 'kysely'
+import { Kysely, PostgresDialect } from 'kysely'
 import { redactUrl } from '../../config/build-config.ts'
 import type { Database } from '../schema.ts'
 import type { DialectAdapter } from './dialect-adapter.ts'

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { AreaLevel } from '../../core/geo/admin-boundaries.ts'
 import { containsPoint, type MultiPolygon } from '../../core/geo/geometry.ts'
-import type { Area, AreaRepository, AreaWithGeometry } from '../../core/ports/repositories.ts'
+import type { Area, AreaRepository } from '../../core/ports/repositories.ts'
 import type { AreasTable, Database } from '../schema.ts'
 
 type AreaRow = Omit<AreasTable, 'geometry'>

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { AppContext } from '../../app-context.ts'
 import { loginForToken } from '../../core/accounts/tokens.ts'
 import { verifyLogin } from '../../core/accounts/login.ts'
-import { endSessionByToken, resolveSession, startSession } from '../../core/accounts/sessions.ts'
+import { endSessionByToken, resolveSession, signOut, startSession } from '../../core/accounts/sessions.ts'
 import { beginTotpEnrolment, confirmTotpEnrolment, removeTwoFactor } from '../../core/accounts/two-factor.ts'
 import { changePassword } from '../../core/accounts/users.ts'
 import { UnauthenticatedError } from '../../core/errors.ts'
@@ -80,11 +80,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: AppContext): void 
       schema: { tags: ['auth'], summary: 'Sign out: ends this session (or revokes the bearer token used)', security: [{ bearer: [] }], response: { 204: Type.Null(), ...problemResponses(401, 403) } },
     },
     async (req, reply) => {
-      const actor = req.actor
-      if (actor.kind === 'user') {
-        if (actor.sessionId) await ctx.store.repos.sessions.revoke(actor.sessionId, Date.now())
-        else if (actor.tokenId) await ctx.store.repos.tokens.revoke(actor.tokenId, Date.now())
-      }
+      await signOut(ctx.store.repos, req.actor)
       reply.clearCookie(SESSION_COOKIE, { path: '/' }).clearCookie(CSRF_COOKIE, { path: '/' })
       return reply.code(204).send()
     },
