@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Louder's tests need (run as root). Idempotent: installed packages are skipped.
-#   postgresql   real PostgreSQL server for the repository, queue and durability suites (runs as user postgres)
+#   postgresql                 real PostgreSQL server for the repository, queue and durability suites (runs as user postgres)
+#   ffmpeg                     video frame sampling for media matching, test videos
+#   libimage-exiftool-perl     ExifTool: metadata of videos entering the evidence locker
+#   openssl                    the test timestamp authority (court export) and the locker benchmark's reference
 set -euo pipefail
-packages=(postgresql)
+packages=(postgresql ffmpeg libimage-exiftool-perl openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
