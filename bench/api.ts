@@ -100,7 +100,7 @@ async function benchDialect(dialect: DialectName, where: { dataDir: string; data
     let data: Dataset | null = generateDataset(ROWS, BENCH_USER)
     progress(`${dialect}: generated ${ROWS.toLocaleString('en')} rows in ${seconds(started)}`)
     started = performance.now()
-    await seed(ctx, data.rows)
+    await seedObservations(ctx, data.rows)
     progress(`${dialect}: seeded in ${seconds(started)}`)
     started = performance.now()
     if (dialect === 'sqlite') await sql`analyze`.execute(ctx.db.kysely)
@@ -195,7 +195,7 @@ function timeFigure(bench: string, ours: Summary, reference: Summary, stat: 'p50
   return { bench, value: round(ours[stat]), reference: round(reference[stat]), ratio: round(reference[stat] / ours[stat]), unit: 'ms', params }
 }
 
-async function seed(ctx: AppContext, rows: Observation[]): Promise<void> {
+export async function seedObservations(ctx: AppContext, rows: Observation[]): Promise<void> {
   for (let i = 0; i < rows.length; i += SEED_BATCH) {
     const batch = rows.slice(i, i + SEED_BATCH)
     if (ctx.db.name === 'sqlite') {

@@ -11,6 +11,7 @@ import { JobQueue } from './jobs/job-queue.ts'
 import type { Logger } from './log.ts'
 import { Envelope } from './protection/envelope.ts'
 import { Keyring, KeyringError } from './protection/keyring.ts'
+import { logNameFor, makeLogKey } from './protection/log-key.ts'
 import { generatePassword, hashPassword, verifyPassword } from './protection/passwords.ts'
 import { VERSION } from './version.ts'
 
@@ -28,6 +29,8 @@ export interface AppContext {
   passwords: PasswordHasher
   /** Seals single values (TOTP secrets, restricted fields) with envelope encryption. */
   sealer: Sealer
+  /** The custody log's Ed25519 signing key, made on first use (src/protection/log-key.ts). */
+  logKey: ReturnType<typeof makeLogKey>
   close(): Promise<void>
 }
 
@@ -48,6 +51,7 @@ export async function createAppContext(config: Config, logger: Logger, options: 
       keyring,
       envelope,
       sealer: envelope,
+      logKey: makeLogKey({ log: () => store.repos.custodyLog, sealer: envelope, name: logNameFor(config.publicUrl) }),
       jobs: new JobQueue(db),
       passwords: { hash: hashPassword, verify: verifyPassword, generate: generatePassword },
       async close() {

@@ -4,6 +4,8 @@
  */
 export class LouderError extends Error {
   readonly code: string
+  /** Extra members for the problem document, already in their HTTP form (the current version after a 409, …). */
+  extensions?: Record<string, unknown>
   constructor(code: string, message: string) {
     super(message)
     this.name = new.target.name
@@ -40,8 +42,9 @@ export class UnauthenticatedError extends LouderError {
 
 /** Valid credentials that do not allow this action. */
 export class ForbiddenError extends LouderError {
-  constructor(action: string) {
-    super('forbidden', `You are not allowed to ${action}.`)
+  /** `code` names a rule more precise than the role check (`two_person_rule`); `detail` says what to do instead. */
+  constructor(action: string, code = 'forbidden', detail = '') {
+    super(code, `You are not allowed to ${action}.${detail ? ` ${detail}` : ''}`)
   }
 }
 

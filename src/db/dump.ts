@@ -27,6 +27,15 @@ export const PRIMARY_KEYS = {
   audit_log: ['id'],
   parties: ['id'],
   areas: ['id'],
+  incidents: ['id'],
+  incident_actors: ['incident_id', 'party_id'],
+  incident_observations: ['incident_id', 'observation_id'],
+  incident_versions: ['incident_id', 'version'],
+  incident_comments: ['id'],
+  custody_events: ['idx'],
+  custody_nodes: ['level', 'idx'],
+  custody_checkpoints: ['size'],
+  media_hashes: ['media_sha256', 'frame_index'],
 } as const satisfies { [T in keyof Database]: readonly (keyof Database[T] & string)[] }
 
 // A table missing from TABLES_IN_DEPENDENCY_ORDER would silently be left out of every backup: make it a type error.

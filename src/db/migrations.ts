@@ -7,6 +7,9 @@ import { up as tokenOwnerIndex } from './migrations/0004-token-owner-index.ts'
 import { up as parties } from './migrations/0005-parties.ts'
 import { up as areas } from './migrations/0006-areas.ts'
 import { up as observationRecord } from './migrations/0007-observation-record.ts'
+import { up as incidents } from './migrations/0008-incidents.ts'
+import { up as custodyLog } from './migrations/0009-custody-log.ts'
+import { up as mediaHashes } from './migrations/0010-media-hashes.ts'
 
 /**
  * The one ordered list of migrations. Each may branch on the dialect for the few things that differ
@@ -118,6 +121,9 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0005_parties': { up: (db: Kysely<any>) => parties(db) },
     '0006_areas': { up: (db: Kysely<any>) => areas(db) },
     '0007_observation_record': { up: (db: Kysely<any>) => observationRecord(db) },
+    '0008_incidents': { up: (db: Kysely<any>) => incidents(db, dialect) },
+    '0009_custody_log': { up: (db: Kysely<any>) => custodyLog(db) },
+    '0010_media_hashes': { up: (db: Kysely<any>) => mediaHashes(db) },
   }
 }
 

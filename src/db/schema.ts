@@ -18,6 +18,15 @@ export interface Database {
   audit_log: AuditLogTable
   parties: PartiesTable
   areas: AreasTable
+  incidents: IncidentsTable
+  incident_actors: IncidentActorsTable
+  incident_observations: IncidentObservationsTable
+  incident_versions: IncidentVersionsTable
+  incident_comments: IncidentCommentsTable
+  custody_events: CustodyEventsTable
+  custody_nodes: CustodyNodesTable
+  custody_checkpoints: CustodyCheckpointsTable
+  media_hashes: MediaHashesTable
 }
 
 /** Tables in an order that satisfies every foreign key: backups write them, restores load them, in this order. */
@@ -33,10 +42,19 @@ export const TABLES_IN_DEPENDENCY_ORDER = [
   'idempotency_keys',
   'jobs',
   'observations',
+  'incidents',
+  'incident_actors',
+  'incident_observations',
+  'incident_versions',
+  'incident_comments',
   'recovery_codes',
   'sessions',
   'settings',
   'audit_log',
+  'custody_events',
+  'custody_nodes',
+  'custody_checkpoints',
+  'media_hashes',
 ] as const satisfies readonly (keyof Database)[]
 
 export interface MetaTable {
@@ -196,6 +214,10 @@ export interface ObservationsTable {
   restricted: string | null
   /** The data key that sealed `restricted`. */
   data_key_id: string | null
+  /** 1 when everyone named in `restricted` agreed to the use (or nobody is named), else 0: outputs honour it without opening the seal. */
+  consent_publication: number
+  consent_partners: number
+  consent_court: number
 }
 
 export interface PartiesTable {
@@ -236,4 +258,128 @@ export interface AreasTable {
   area_deg2: number
   source: string
   imported_at: number
+}
+
+/** The custody log's leaves: append-only; `body` is the canonical JSON whose RFC 6962 leaf hash is `leaf_hash`. */
+export interface CustodyEventsTable {
+  idx: number
+  /** Lower-case hex SHA-256(0x00 ‖ body). */
+  leaf_hash: string
+  body: string
+  created_at: number
+}
+
+/** Perfect subtrees of the custody log (2^level leaves from idx·2^level), written once when complete. */
+export interface CustodyNodesTable {
+  level: number
+  idx: number
+  hash: string
+}
+
+/** Signed checkpoints (C2SP signed notes), one per published tree size. */
+export interface CustodyCheckpointsTable {
+  size: number
+  /** Lower-case hex root hash. */
+  root: string
+  note: string
+  created_at: number
+}
+
+export interface IncidentsTable {
+  id: string
+  version: number
+  status: string
+  status_reason: string | null
+  event_type: string
+  sub_event_type: string
+  /** JSON array of `{ partyId, associated: [partyId] }`, as coded; incident_actors indexes the same. */
+  actors: string
+  civilian_targeting: number
+  occurred_at: number
+  time_precision: number
+  /** The point lists search by: exact, or for a sensitive incident its generalised point (the exact one is sealed). */
+  lat: number | null
+  lon: number | null
+  /** The generalised point public and partner outputs show, and the area it stands for. */
+  public_lat: number | null
+  public_lon: number | null
+  public_area_pcode: string | null
+  place_name: string
+  admin1_pcode: string | null
+  admin1_name: string | null
+  admin2_pcode: string | null
+  admin2_name: string | null
+  geo_precision: number
+  sensitive: number
+  /** JSON object: kind → `{ min, max }`. */
+  counts: string
+  narrative: string
+  /** JSON array of BCP 47 tags. */
+  languages: string
+  /** JSON array of `{ type, reliability, description? }`. */
+  sources: string
+  /** Notes, victims and a sensitive incident's exact point, sealed (context `incidents.restricted:<id>`). */
+  restricted: string | null
+  data_key_id: string | null
+  created_by: string
+  created_at: number
+  updated_by: string
+  updated_at: number
+  verified_by: string | null
+  verified_at: number | null
+  published_by: string | null
+  published_at: number | null
+  lock_holder: string | null
+  lock_expires_at: number | null
+}
+
+export interface IncidentActorsTable {
+  incident_id: string
+  party_id: string
+  /** The actor this party is an associated group of; null for an actor itself. */
+  associated_with: string | null
+  /** Copies of the incident's time and search point, so the party index answers party + time + box alone. */
+  occurred_at: number
+  lat: number | null
+  lon: number | null
+}
+
+export interface IncidentObservationsTable {
+  incident_id: string
+  observation_id: string
+  /** Order of linking. */
+  position: number
+}
+
+export interface IncidentVersionsTable {
+  incident_id: string
+  version: number
+  action: string
+  changed_by: string
+  changed_at: number
+  /** JSON object: field → [before, after]; restricted fields hidden. */
+  changes: string
+}
+
+export interface IncidentCommentsTable {
+  id: string
+  incident_id: string
+  author_id: string
+  body: string
+  created_at: number
+}
+
+/** PDQ hashes of media items (src/core/matching): one row per image, one per kept video frame. */
+export interface MediaHashesTable {
+  /** SHA-256 hex of the media item's original bytes. Not a foreign key: hashes may be stored before the locker's row. */
+  media_sha256: string
+  /** 0 for an image; the frame's position among the video's kept frames. */
+  frame_index: number
+  /** null for an image; the frame's time in the video, milliseconds. */
+  frame_ms: number | null
+  /** 64 hex digits, the reference's format. */
+  pdq: string
+  /** 0–100; ≤ 49 is kept but never matched. */
+  quality: number
+  created_at: number
 }

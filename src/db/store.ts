@@ -7,8 +7,11 @@ import { idempotencyRepository } from './repositories/idempotency.repository.ts'
 import { metaRepository } from './repositories/meta.repository.ts'
 import { observationRepository } from './repositories/observation.repository.ts'
 import { partyRepository } from './repositories/party.repository.ts'
+import { incidentRepository } from './repositories/incident.repository.ts'
 import { tokenRepository } from './repositories/token.repository.ts'
 import { userRepository } from './repositories/user.repository.ts'
+import { custodyLogRepository } from './repositories/custody-log.repository.ts'
+import { mediaHashRepository } from './repositories/media-hash.repository.ts'
 import type { Database } from './schema.ts'
 
 function repositories(db: Kysely<Database>, dialect: DialectName): Repositories {
@@ -23,8 +26,11 @@ function repositories(db: Kysely<Database>, dialect: DialectName): Repositories 
     observations: observationRepository(db, dialect),
     parties: partyRepository(db),
     areas: areaRepository(db),
+    incidents: incidentRepository(db, dialect),
     idempotency: idempotencyRepository(db),
     meta: metaRepository(db),
+    custodyLog: custodyLogRepository(db, dialect),
+    mediaHashes: mediaHashRepository(db),
   }
 }
 

@@ -5,6 +5,7 @@ import { restrictedContext } from '../core/observations/observation.service.ts'
 import { importAreas } from '../core/register/areas.ts'
 import { systemActor } from '../core/access/actor.ts'
 import { createParty } from '../core/register/parties.ts'
+import { incidentsSeeder } from './seed-incidents.ts'
 import { DEMO_LABEL, type DemoSeeder } from './seeders.ts'
 
 const DEMO_RESEARCHER = 'demo.researcher@example.org'
@@ -145,7 +146,7 @@ const areasSeeder: DemoSeeder = {
 }
 
 /** Every demo seeder, in order. Later issues append theirs here. */
-export const DEMO_SEEDERS: DemoSeeder[] = [areasSeeder, observationsSeeder, partiesSeeder]
+export const DEMO_SEEDERS: DemoSeeder[] = [areasSeeder, observationsSeeder, partiesSeeder, incidentsSeeder]
 
 /** Loads the demo dataset once per data directory; a second `--demo` start leaves it as it is. */
 export async function seedDemo(ctx: AppContext): Promise<boolean> {

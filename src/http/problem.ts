@@ -10,6 +10,9 @@ export interface ProblemDocument {
   detail?: string
   code: string
   errors?: FieldError[]
+  /** Extensions (RFC 9457 §3.2) some conflicts carry: the record as it is now, the lock that is in the way. */
+  current?: unknown
+  lock?: unknown
 }
 
 const TITLES: Record<number, string> = {
@@ -45,7 +48,7 @@ export function toProblem(err: unknown): ProblemDocument {
   if (err instanceof ForbiddenError) return problem(403, err.code, err.message)
   if (err instanceof NotFoundError) return problem(404, err.code, err.message)
   if (err instanceof IdempotencyKeyReusedError) return problem(422, err.code, err.message)
-  if (err instanceof RuleError || err instanceof ConflictError) return problem(409, err.code, err.message)
+  if (err instanceof RuleError || err instanceof ConflictError) return { ...problem(409, err.code, err.message), ...err.extensions }
   if (err instanceof LouderError) return problem(400, err.code, err.message)
   const fe = err as Partial<FastifyError> & { status?: number }
   switch (fe.code) {

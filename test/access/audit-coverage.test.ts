@@ -10,9 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../src/core/accounts/tokens.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
 import type { Database } from '../../src/db/schema.ts'
-import { startTestApi, type TestApi } from '../http/harness.ts'
+import { incidentBody, observationBody, startTestApi, type TestApi } from '../http/harness.ts'
 import { CALLERS, PERMISSION_MATRIX } from './permission-matrix.ts'
-import { BODIES, type Identity } from './requests.ts'
+import { BODIES, type Identity, partyForBodies } from './requests.ts'
 import { call, documentedOperations, freshAddress, type OpenApiDocument, openApiDocument, type Operation, PASSWORD, passwordUser } from './support.ts'
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -37,6 +37,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     beforeAll(async () => {
       api = await startTestApi(dialect)
       doc = await openApiDocument(api.app)
+      await partyForBodies(api.app, api.token.admin)
     })
     afterAll(async () => {
       await api?.close()
@@ -59,6 +60,15 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       return { id: u.id, email: u.email, password: PASSWORD, token: role === 'anonymous' ? null : (await issueToken(api.ctx.store.repos, u.id)).token }
     }
 
+    const newParty = async () => ((await call(api.app, { url: '/api/v1/parties', token: api.token.admin, body: { name: `Party ${uuidv7()}`, interCode: 2 } })).json() as { id: string }).id
+    const newIncident = async () => ((await call(api.app, { url: '/api/v1/incidents', token: api.token.admin, body: incidentBody(await newParty()) })).json() as { id: string }).id
+    /** Bodies that must name real records (a party, an observation) for the write to succeed. */
+    const REAL_BODIES: Record<string, () => Promise<unknown>> = {
+      'POST /api/v1/incidents/{id}/observations': async () => ({
+        observationIds: [((await call(api.app, { url: '/api/v1/observations', token: api.token.researcher, body: observationBody() })).json() as { id: string }).id],
+      }),
+    }
+
     /** Real records for the path parameters of the writes that take one, so their success is audited too. */
     const PATH_IDS: Record<string, (who: Identity & { id: string }) => Promise<string>> = {
       'DELETE /api/v1/tokens/{id}': async (who) => (await issueToken(api.ctx.store.repos, who.id)).record.id,
@@ -73,6 +83,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         const body = { ...(BODIES['POST /api/v1/observations']!(who) as object), restricted: { witnesses: [{ name: 'Audit coverage witness', role: 'witness' }] } }
         return ((await call(api.app, { url: '/api/v1/observations', token: who.token, body })).json() as { id: string }).id
       },
+      'PATCH /api/v1/incidents/{id}': async () => newIncident(),
+      'POST /api/v1/incidents/{id}/transitions': async () => newIncident(),
+      'POST /api/v1/incidents/{id}/observations': async () => newIncident(),
+      'POST /api/v1/incidents/{id}/lock': async () => newIncident(),
+      'DELETE /api/v1/incidents/{id}/lock': async () => newIncident(),
+      'POST /api/v1/incidents/{id}/comments': async () => newIncident(),
       'POST /api/v1/jobs/{id}/retry': async () => {
         const id = await api.ctx.jobs.enqueue('platform.prune-idempotency', { olderThanMs: 1 })
         await db().updateTable('jobs').set({ status: 'dead', finished_at: Date.now() }).where('id', '=', id).execute()
@@ -100,7 +116,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           method: method as 'POST',
           url: filled,
           token: who.token,
-          body: (op as Operation).requestBody ? (BODIES[key]?.(who) ?? {}) : undefined,
+          body: (op as Operation).requestBody ? (REAL_BODIES[key] ? await REAL_BODIES[key]() : (BODIES[key]?.(who) ?? {})) : undefined,
           headers: { 'louder-reason': reason },
           remoteAddress: ip,
         })

@@ -13,7 +13,7 @@ import { uuidv7 } from '../../src/core/ids.ts'
 import { buildHttpApp } from '../../src/http/app.ts'
 import { expectProblem, startTestApi, type TestApi } from '../http/harness.ts'
 import { CALLERS, type Caller, PERMISSION_MATRIX } from './permission-matrix.ts'
-import { BODIES, type Identity } from './requests.ts'
+import { BODIES, type Identity, partyForBodies } from './requests.ts'
 import { call, documentedOperations, type OpenApiDocument, openApiDocument, type Operation, PASSWORD, PROBLEM_FIELDS, registeredRoutes } from './support.ts'
 
 /** The operations an app answers (its OpenAPI document's and its router's, HEAD aside), and how the table differs. */
@@ -36,6 +36,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       api = await startTestApi(dialect)
       doc = await openApiDocument(api.app)
       passwordHash = await api.ctx.passwords.hash(PASSWORD)
+      await partyForBodies(api.app, api.token.admin)
     })
     afterAll(async () => {
       await api?.close()

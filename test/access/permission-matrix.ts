@@ -93,7 +93,35 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   'GET /api/v1/areas/locate':            row(D,        A,    A,     A,         A,    A),
   'POST /api/v1/areas/import':           row(D,        A,    D,     D,         D,    D),
 
+  // Incidents: editors code, review and publish; researchers, legal and admins read and discuss; the
+  // restricted part goes to legal and the editor who coded it (checked in the use case); partners see
+  // only what is shared with them, never the register itself
+  'POST /api/v1/incidents':              row(D,        A,    A,     D,         D,    D),
+  'GET /api/v1/incidents':               row(D,        A,    A,     A,         A,    D),
+  'GET /api/v1/incidents/{id}':          row(D,        A,    A,     A,         A,    D),
+  'PATCH /api/v1/incidents/{id}':        row(D,        A,    A,     D,         D,    D),
+  'POST /api/v1/incidents/{id}/transitions': row(D,    A,    A,     D,         D,    D),
+  'POST /api/v1/incidents/{id}/observations': row(D,   A,    A,     D,         D,    D),
+  'POST /api/v1/incidents/{id}/lock':    row(D,        A,    A,     D,         D,    D),
+  'DELETE /api/v1/incidents/{id}/lock':  row(D,        A,    A,     D,         D,    D),
+  'GET /api/v1/incidents/{id}/comments': row(D,        A,    A,     A,         A,    D),
+  'POST /api/v1/incidents/{id}/comments': row(D,       A,    A,     A,         A,    D),
+  'GET /api/v1/incidents/{id}/history':  row(D,        A,    A,     A,         A,    D),
+  'GET /api/v1/incidents/{id}/restricted': row(D,      D,    A,     D,         A,    D),
+
+  // The public view: published incidents, generalised, for anyone
+  'GET /api/v1/public/incidents':        row(A,        A,    A,     A,         A,    A),
+  'GET /api/v1/public/incidents/{id}':   row(A,        A,    A,     A,         A,    A),
+
   // Background jobs: admins only
   'GET /api/v1/jobs':                    row(D,        A,    D,     D,         D,    D),
   'POST /api/v1/jobs/{id}/retry':        row(D,        A,    D,     D,         D,    D),
+
+  // The custody log: public, so anyone can check it with their own code (an entry's event body is added
+  // for legal and admin only, below the table)
+  'GET /api/v1/log/checkpoint':          row(A,        A,    A,     A,         A,    A),
+  'GET /api/v1/log/key':                 row(A,        A,    A,     A,         A,    A),
+  'GET /api/v1/log/entries/{index}':     row(A,        A,    A,     A,         A,    A),
+  'GET /api/v1/log/proofs/inclusion':    row(A,        A,    A,     A,         A,    A),
+  'GET /api/v1/log/proofs/consistency':  row(A,        A,    A,     A,         A,    A),
 }

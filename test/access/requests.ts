@@ -3,14 +3,24 @@
  * coverage test: an allowed call made with one of these reaches its use case instead of stopping at the schema.
  */
 import { uuidv7 } from '../../src/core/ids.ts'
-import { observationBody } from '../http/harness.ts'
-import { PASSWORD } from './support.ts'
+import { incidentBody, observationBody } from '../http/harness.ts'
+import type { FastifyInstance } from 'fastify'
+import { call, PASSWORD } from './support.ts'
 
 /** Whom a call is made as: a user's email and password (for endpoints that ask for them) and a token, or none. */
 export interface Identity {
   email: string
   password: string
   token: string | null
+}
+
+/** Records some bodies must name to pass validation: the test's beforeAll makes them (see partyForBodies). */
+export const FIXTURES = { partyId: '' }
+
+/** Makes the party the incident bodies name, through the API as an admin. */
+export async function partyForBodies(app: FastifyInstance, adminToken: string): Promise<void> {
+  const res = await call(app, { url: '/api/v1/parties', token: adminToken, body: { name: `Matrix party ${uuidv7()}`, interCode: 1 } })
+  FIXTURES.partyId = (res.json() as { id: string }).id
 }
 
 /**
@@ -35,6 +45,12 @@ export const BODIES: Record<string, (who: Identity) => unknown> = {
   'PATCH /api/v1/observations/{id}/witnesses/{index}/consent': () => ({ publication: true }),
   'POST /api/v1/parties': () => ({ name: `Party ${uuidv7()}`, interCode: 2 }),
   'PATCH /api/v1/parties/{id}': () => ({ description: 'Matrix' }),
+  // Authorisation does not depend on the body; the audit coverage test sends real parties and observations.
+  'POST /api/v1/incidents': () => incidentBody(FIXTURES.partyId),
+  'PATCH /api/v1/incidents/{id}': () => ({ version: 1, narrative: 'Matrix' }),
+  'POST /api/v1/incidents/{id}/transitions': () => ({ to: 'in_review', version: 1 }),
+  'POST /api/v1/incidents/{id}/observations': () => ({ observationIds: [uuidv7()] }),
+  'POST /api/v1/incidents/{id}/comments': () => ({ body: 'Matrix' }),
   'POST /api/v1/areas/import': () => ({
     type: 'FeatureCollection',
     features: [{ type: 'Feature', properties: { ADM1_EN: 'Matrix', ADM1_PCODE: `XM-${uuidv7()}` }, geometry: { type: 'Polygon', coordinates: [[[-170, -80], [-169, -80], [-169, -79], [-170, -80]]] } }],

@@ -41,6 +41,7 @@ function observation(createdBy: string, overrides: Partial<Observation> = {}): O
     language: null,
     media: [],
     sealed: null,
+    consentSummary: { publication: true, partners: true, court: true },
     ...overrides,
   }
 }
@@ -154,6 +155,7 @@ forEachDialect('repositories', (dialect) => {
         language: 'fr',
         media: ['0'.repeat(64)],
         sealed: { value: 'opaque sealed text', dataKeyId: uuidv7() },
+        consentSummary: { publication: false, partners: true, court: true },
       })
       await store.repos.observations.insert(full)
       expect(await store.repos.observations.byId(full.id)).toEqual(full)

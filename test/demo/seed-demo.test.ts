@@ -54,6 +54,19 @@ for (const dialect of ['sqlite', 'postgres'] as const satisfies readonly Dialect
       expect(content.witnesses.every((w) => w.name.includes(DEMO_LABEL))).toBe(true)
       await expect(ctx.sealer.open(one.sealed!.value, restrictedContext(observations.find((o) => !o.sealed)!.id))).rejects.toThrow()
 
+      // Incidents in every state of the workflow, labelled, the sensitive one's exact point sealed.
+      const incidents = await repos.incidents.list({ limit: 100 })
+      expect(new Set(incidents.map((i) => i.status))).toEqual(new Set(['received', 'in_review', 'verified', 'unverifiable', 'rejected', 'published', 'retracted']))
+      expect(incidents.every((i) => i.narrative.includes(DEMO_LABEL) && i.placeName.includes(DEMO_LABEL))).toBe(true)
+      const published = incidents.filter((i) => i.status === 'published')
+      expect(published.every((i) => i.publishedBy !== i.verifiedBy)).toBe(true)
+      const sensitive = incidents.find((i) => i.sensitive)!
+      expect(sensitive.location).toBeNull()
+      expect(sensitive.publicPoint?.areaPcode).toBe('DEMO-VS-01')
+      expect(sensitive.observationIds.length).toBeGreaterThan(0)
+      // The sealed demo observation names a witness who refused publication: its consent is not assumed.
+      expect(one.consentSummary).toEqual({ publication: false, partners: false, court: false })
+
       // A second start leaves the dataset as it is.
       expect(await seedDemo(ctx)).toBe(false)
       expect(await repos.observations.count()).toBe(40)

@@ -81,6 +81,19 @@ export function observationBody(overrides: Record<string, unknown> = {}): Observ
   return { narrative: `seen at ${Date.now()} ${Math.random()}`, occurredAt: '2024-05-01T12:00:00Z', location: { lat: 12.5, lon: -3.25 }, ...overrides }
 }
 
+/** A minimal valid incident acted by `partyId` (which must exist for the create to succeed). */
+export function incidentBody(partyId: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    eventType: 'Violence against civilians',
+    subEventType: 'Attack',
+    actors: [{ partyId }],
+    occurredAt: '2024-05-01T12:00:00Z',
+    placeName: 'Test market',
+    narrative: `Attack on the market ${Date.now()} ${Math.random()}`,
+    ...overrides,
+  }
+}
+
 export function postJson(app: FastifyInstance, url: string, token: string | null, payload: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
   return app.inject({
     method: 'POST',

@@ -24,8 +24,8 @@ interface OpenApiDocument {
 }
 
 
-/** Media types a success response may have instead of JSON: exports streamed a record per line. */
-const STREAMED_TYPES = ['application/x-ndjson', 'text/csv']
+/** Media types a success response may have instead of JSON: exports streamed a record per line; signed notes and keys in their own text formats (C2SP). */
+const STREAMED_TYPES = ['application/x-ndjson', 'text/csv', 'text/plain']
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 

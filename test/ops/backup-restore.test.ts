@@ -393,6 +393,20 @@ describe('backup and restore across databases (PostgreSQL)', () => {
     await restore({ config: sqlite, input: fromPg, identities: [identity] })
     await expectSameData(source, sqlite)
     expect(await openWitness(sqlite)).toBe(WITNESS)
+
+    // The search indexes are rebuilt from the rows on each side: words, party and place still find the incident.
+    for (const where of [pg, sqlite]) {
+      const db = await openDatabase(where)
+      try {
+        const incidents = makeStore(db).repos.incidents
+        const [one] = await incidents.list({ limit: 10 })
+        expect(one).toBeDefined()
+        expect((await incidents.list({ text: 'marche MARKET', limit: 10 })).map((i) => i.id)).toEqual([one!.id])
+        expect((await incidents.list({ partyId: one!.actors[0]!.associated[0]!, limit: 10 })).map((i) => i.id)).toEqual([one!.id])
+      } finally {
+        await db.close()
+      }
+    }
   })
 
   it('refuses a PostgreSQL database that holds rows, and rolls a damaged restore back to nothing', async () => {

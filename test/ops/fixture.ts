@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { makeFsBlobStore } from '../../src/blobs/fs-blob-store.ts'
 import { issueToken } from '../../src/core/accounts/tokens.ts'
-import { systemActor } from '../../src/core/access/actor.ts'
+import { type Actor, systemActor } from '../../src/core/access/actor.ts'
+import { addComment, createIncident, prepareIncidentSealing, transitionIncident } from '../../src/core/incidents/incident.service.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
 import type { BlobStore } from '../../src/core/ports/blob-store.ts'
 import { createParty, updateParty } from '../../src/core/register/parties.ts'
@@ -67,6 +68,23 @@ export async function populate(where: Place, options: { observations?: number } 
     const brigade = await createParty(store.repos, systemActor('fixture'), { name: 'Brigade «Nord»', interCode: 1, aliases: ['الفرقة', 'B\u202EN'] }, now)
     const army = await createParty(store.repos, systemActor('fixture'), { name: 'Army', interCode: 1, description: 'line one\nline two' }, now + 1)
     await updateParty(store.repos, brigade.id, { parentId: army.id }, now + 2)
+    // An incident with its actors, observation links, history and a comment; sensitive, so its point is sealed.
+    const editor: Actor = { kind: 'user', userId: admin.id, roles: ['editor'], orgId: null, via: 'token', tokenId: null, sessionId: null, twoFactorPending: false }
+    const input = {
+      eventType: 'Battles',
+      subEventType: 'Armed clash',
+      actors: [{ partyId: brigade.id, associated: [army.id] }],
+      occurredAt: now,
+      placeName: 'Marché «Nord»',
+      narrative: 'Clash near the market; ذكر الشهود إطلاق نار',
+      location: { lat: -33.86, lon: 151.2 },
+      sensitive: true,
+      observationIds: observations.slice(0, 2).reverse().map((o) => o.id),
+    }
+    const sealing = await prepareIncidentSealing(store.repos, envelope, null, input)
+    const incident = await store.transaction((r) => createIncident(r, editor, input, sealing, now))
+    await store.transaction((r) => transitionIncident(r, editor, incident.id, { to: 'in_review', version: 1 }, now + 1))
+    await store.transaction((r) => addComment(r, editor, incident.id, 'Checked «twice»\nsecond line', now + 2))
 
     const blobs = await makeFsBlobStore(join(where.dataDir, 'blobs'))
     const blobKeys: string[] = []

@@ -5,8 +5,7 @@
  * under the data directory, not in a real `pg_dump`, not in the logs, not in list or by-id answers.
  */
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { PassThrough } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -20,28 +19,10 @@ import { buildHttpApp } from '../../src/http/app.ts'
 import { createLogger } from '../../src/log.ts'
 import { call } from '../access/support.ts'
 import { createTestDatabase } from '../support/postgres.ts'
+import { filesUnder, pgDumpBinary } from '../support/canary.ts'
 import { tmpDir } from '../support/tmp.ts'
 
 const CANARY = 'CANARY-RESTRICTED-Z9X4'
-
-function filesUnder(dir: string): { path: string; bytes: Buffer }[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name)
-    return statSync(path).isDirectory() ? filesUnder(path) : [{ path, bytes: readFileSync(path) }]
-  })
-}
-
-function pgDumpBinary(): string {
-  const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))
-  for (const v of versions) {
-    const bin = `/usr/lib/postgresql/${v}/bin/pg_dump`
-    try {
-      statSync(bin)
-      return bin
-    } catch {}
-  }
-  throw new Error('pg_dump not found under /usr/lib/postgresql')
-}
 
 const body = (overrides: Record<string, unknown> = {}) => ({
   narrative: `Shelling near the market ${uuidv7()}`,

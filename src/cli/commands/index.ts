@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { registerAdmin } from './admin.ts'
 import { registerBackup } from './backup.ts'
+import { registerHash } from './hash.ts'
 import { registerRestore } from './restore.ts'
 import { registerServe } from './serve.ts'
 import { registerWorker } from './worker.ts'
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerAdmin(program)
   registerBackup(program)
   registerRestore(program)
+  registerHash(program)
 }

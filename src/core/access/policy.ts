@@ -64,8 +64,28 @@ export const POLICY = {
   'area.list': 'authenticated',
   'area.import': ['admin'],
 
+  // Incidents: editors code and review them; researchers, legal and admins read the register and discuss it.
+  // Verifying and publishing are separate actions so an organisation could give them to different roles;
+  // the two-person rule (whoever verified does not publish) is checked in the use case.
+  'incident.create': ['editor', 'admin'],
+  'incident.list': ['researcher', 'editor', 'legal', 'admin'],
+  'incident.update': ['editor', 'admin'],
+  'incident.review': ['editor', 'admin'],
+  'incident.publish': ['editor', 'admin'],
+  'incident.comment': ['researcher', 'editor', 'legal', 'admin'],
+  // Victims, restricted notes and a sensitive incident's exact point: legal, and the editor who coded it
+  // (checked in the use case). Audited with the reason given.
+  'incident.restricted.read': ['legal', 'editor'],
+  // The public view: published incidents, generalised, without restricted fields, honouring consent.
+  'public.incident.list': 'public',
+
   'job.list': ['admin'],
   'job.retry': ['admin'],
+
+  // The custody log is public so anyone can check it with their own code: checkpoints, the log key, leaf
+  // hashes and proofs. An event's body may name people and purposes: legal officers and admins only.
+  'log.read': 'public',
+  'log.event.read': ['legal', 'admin'],
 } as const satisfies Record<string, 'public' | 'authenticated' | readonly Role[]>
 
 export type Action = keyof typeof POLICY

@@ -6,7 +6,7 @@ import { uuidv7 } from '../ids.ts'
 import { decodeCursor, type Page, toPage } from '../pagination.ts'
 import type { Repositories } from '../ports/repositories.ts'
 import type { Sealer } from '../ports/sealer.ts'
-import type { BBox, Consent, NewObservation, Observation, RestrictedContent } from './observation.ts'
+import { type BBox, type Consent, type NewObservation, type Observation, type RestrictedContent, summariseConsent } from './observation.ts'
 
 /** How the restricted part is sealed inside the write's transaction: with a data key reserved before it. */
 export interface RestrictedSealing {
@@ -34,6 +34,7 @@ export async function createObservation(repos: Repositories, actor: Actor, input
   const now = Date.now()
   const id = uuidv7(now)
   let sealed: Observation['sealed'] = null
+  let consentSummary = summariseConsent([])
   if (hasRestrictedInput(input)) {
     if (!sealing) throw new Error('createObservation: restricted content needs a data key reserved before the transaction')
     const content: RestrictedContent = {
@@ -47,6 +48,7 @@ export async function createObservation(repos: Repositories, actor: Actor, input
     }
     const value = await sealing.sealer.seal(JSON.stringify(content), restrictedContext(id), { dataKeyId: sealing.dataKeyId })
     sealed = { value, dataKeyId: sealing.dataKeyId }
+    consentSummary = summariseConsent(content.witnesses)
   }
   const observation: Observation = {
     id,
@@ -61,6 +63,7 @@ export async function createObservation(repos: Repositories, actor: Actor, input
     language: input.language ?? null,
     media: input.media ?? [],
     sealed,
+    consentSummary,
   }
   await repos.observations.insert(observation)
   return observation
@@ -155,7 +158,7 @@ export async function updateWitnessConsent(
   witness.consent = consent
   const dataKeyId = observation.sealed.dataKeyId
   const value = await sealer.seal(JSON.stringify(content), restrictedContext(id), { dataKeyId })
-  if (!(await repos.observations.updateSealed(id, { value, dataKeyId }, now))) throwNotFound('observation', id)
+  if (!(await repos.observations.updateSealed(id, { value, dataKeyId }, summariseConsent(content.witnesses), now))) throwNotFound('observation', id)
   return { consent, changed }
 }
 

@@ -19,6 +19,24 @@ export interface Observation {
   media?: string[]
   /** The restricted part, sealed; null when there is none. Never presented as it is: see readRestricted. */
   sealed?: SealedRestricted | null
+  /**
+   * Whether everyone named in the restricted part agreed to each use (true when nobody is named), kept in
+   * clear beside the sealed part so public and partner outputs can honour consent without opening it. It
+   * says nothing about who: only whether this observation's material may be used.
+   */
+  consentSummary?: ConsentSummary
+}
+
+export interface ConsentSummary {
+  publication: boolean
+  partners: boolean
+  court: boolean
+}
+
+/** Every use is allowed only if every witness agreed to it; no consent on record counts as refusal. */
+export function summariseConsent(witnesses: readonly Witness[]): ConsentSummary {
+  const all = (use: keyof ConsentSummary) => witnesses.every((w) => w.consent?.[use] === true)
+  return { publication: all('publication'), partners: all('partners'), court: all('court') }
 }
 
 export interface SealedRestricted {

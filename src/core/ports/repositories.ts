@@ -1,7 +1,9 @@
 import type { Role } from '../access/actor.ts'
-import type { Observation, ObservationQuery, SealedRestricted } from '../observations/observation.ts'
+import type { ConsentSummary, Observation, ObservationQuery, SealedRestricted } from '../observations/observation.ts'
 import type { AreaLevel } from '../geo/admin-boundaries.ts'
 import type { InterCode } from '../register/acled.ts'
+import type { CustodyLogRepository } from '../custody/custody-log-repository.ts'
+import type { BackingObservation, EditLock, Incident, IncidentComment, IncidentQuery, IncidentVersion } from '../incidents/incident.ts'
 
 /** What the core needs from the database, in its own words. src/db implements it once for SQLite and PostgreSQL. */
 export interface Repositories {
@@ -15,8 +17,11 @@ export interface Repositories {
   observations: ObservationRepository
   parties: PartyRepository
   areas: AreaRepository
+  incidents: IncidentRepository
   idempotency: IdempotencyRepository
   meta: MetaRepository
+  custodyLog: CustodyLogRepository
+  mediaHashes: MediaHashRepository
 }
 
 /** Transactions: everything `fn` does through `repos` commits together or not at all. */
@@ -191,8 +196,8 @@ export interface TokenRepository {
 export interface ObservationRepository {
   insert(observation: Observation): Promise<void>
   byId(id: string): Promise<Observation | null>
-  /** Replaces the sealed restricted part (same data key) and stamps `updatedAt`; false when no such row. */
-  updateSealed(id: string, sealed: SealedRestricted, updatedAt: number): Promise<boolean>
+  /** Replaces the sealed restricted part (same data key) and its consent summary, stamps `updatedAt`; false when no such row. */
+  updateSealed(id: string, sealed: SealedRestricted, consent: ConsentSummary, updatedAt: number): Promise<boolean>
   /** Newest first, limit+1 rows so the caller can tell whether another page exists. */
   list(query: ObservationQuery): Promise<Observation[]>
   insertMany(observations: Observation[]): Promise<void>
@@ -302,4 +307,48 @@ export interface AreaRepository {
   containing(lat: number, lon: number): Promise<Area[]>
   /** Ordered by pcode, limit+1 rows. */
   list(filter: AreaFilter): Promise<Area[]>
+}
+
+export interface IncidentRepository {
+  insert(incident: Incident): Promise<void>
+  /** Bulk load (benchmarks, demo): the incidents and their actor and observation links. */
+  insertMany(incidents: Incident[]): Promise<void>
+  byId(id: string): Promise<Incident | null>
+  /** Replaces the incident's content if its stored version is still `expectedVersion` (compare and set); false otherwise. */
+  update(incident: Incident, expectedVersion: number): Promise<boolean>
+  /** Sets the edit lock if the stored one is still `expected` (compare and set); false otherwise. */
+  setLock(id: string, lock: EditLock | null, expected: EditLock | null): Promise<boolean>
+  linkObservations(incidentId: string, observationIds: string[]): Promise<void>
+  /** Newest first, limit+1 rows so the caller can tell whether another page exists. */
+  list(query: IncidentQuery): Promise<Incident[]>
+  /** For each incident, the observations linked to it with their media and their people's consent. */
+  backingObservations(incidentIds: string[]): Promise<Map<string, BackingObservation[]>>
+  addVersion(version: IncidentVersion): Promise<void>
+  /** Newest first, limit+1 rows, versions below `before`. */
+  versions(incidentId: string, page: { limit: number; before?: number }): Promise<IncidentVersion[]>
+  addComment(comment: IncidentComment): Promise<void>
+  /** Oldest first, limit+1 rows, comments after the id `after`. */
+  comments(incidentId: string, page: { limit: number; after?: string }): Promise<IncidentComment[]>
+  count(): Promise<number>
+}
+
+/** One stored PDQ hash: an image's (frameIndex 0, frameMs null) or one kept frame of a video's. */
+export interface StoredMediaHash {
+  mediaSha256: string
+  frameIndex: number
+  frameMs: number | null
+  /** 64 hex digits. */
+  hash: string
+  quality: number
+  createdAt: number
+}
+
+export interface MediaHashRepository {
+  /** Replaces every hash of the media item with these frames (index = position), in one go. */
+  replace(mediaSha256: string, frames: { frameMs: number | null; hash: string; quality: number }[], at: number): Promise<void>
+  forMedia(mediaSha256: string): Promise<StoredMediaHash[]>
+  /** Removes the media item's hashes; returns how many there were. */
+  remove(mediaSha256: string): Promise<number>
+  /** Keyset pages in (mediaSha256, frameIndex) order: `limit` rows after `after` (the last row of the previous page). */
+  page(limit: number, after?: { mediaSha256: string; frameIndex: number }): Promise<StoredMediaHash[]>
 }

@@ -1,5 +1,5 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
-import type { Observation, ObservationQuery, ObservationSource } from '../../core/observations/observation.ts'
+import { type ConsentSummary, type Observation, type ObservationQuery, type ObservationSource, summariseConsent } from '../../core/observations/observation.ts'
 import type { ObservationRepository } from '../../core/ports/repositories.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
 import type { Database, ObservationsTable } from '../schema.ts'
@@ -29,18 +29,18 @@ export function observationRepository(db: Kysely<Database>, dialect: DialectName
       await db.insertInto('observations').values(toRow(observation)).execute()
     },
     async insertMany(observations) {
-      // Parameter limits (SQLite 32766, PostgreSQL 65535) cap one statement at a few thousand rows.
-      for (let i = 0; i < observations.length; i += 2000)
-        await db.insertInto('observations').values(observations.slice(i, i + 2000).map(toRow)).execute()
+      // Parameter limits (SQLite 32766, PostgreSQL 65535) cap one statement: 1000 rows of 17 columns fit both.
+      for (let i = 0; i < observations.length; i += 1000)
+        await db.insertInto('observations').values(observations.slice(i, i + 1000).map(toRow)).execute()
     },
     async byId(id) {
       const row = await db.selectFrom('observations').selectAll().where('id', '=', id).executeTakeFirst()
       return row ? fromRow(row) : null
     },
-    async updateSealed(id, sealed, updatedAt) {
+    async updateSealed(id, sealed, consent, updatedAt) {
       const result = await db
         .updateTable('observations')
-        .set({ restricted: sealed.value, data_key_id: sealed.dataKeyId, updated_at: updatedAt })
+        .set({ restricted: sealed.value, data_key_id: sealed.dataKeyId, updated_at: updatedAt, ...consentColumns(consent) })
         .where('id', '=', id)
         .executeTakeFirst()
       return Number(result.numUpdatedRows) > 0
@@ -170,7 +170,15 @@ function toRow(o: Observation): ObservationsTable {
     media: JSON.stringify(o.media ?? []),
     restricted: o.sealed?.value ?? null,
     data_key_id: o.sealed?.dataKeyId ?? null,
+    // A record built without a summary (seeds, benchmarks) that names people gets none of their consent.
+    ...consentColumns(o.consentSummary ?? (o.sealed ? NO_CONSENT : summariseConsent([]))),
   }
+}
+
+const NO_CONSENT: ConsentSummary = { publication: false, partners: false, court: false }
+
+function consentColumns(c: ConsentSummary): Pick<ObservationsTable, 'consent_publication' | 'consent_partners' | 'consent_court'> {
+  return { consent_publication: c.publication ? 1 : 0, consent_partners: c.partners ? 1 : 0, consent_court: c.court ? 1 : 0 }
 }
 
 function fromRow(r: ObservationsTable): Observation {
@@ -187,5 +195,6 @@ function fromRow(r: ObservationsTable): Observation {
     language: r.language,
     media: JSON.parse(r.media) as string[],
     sealed: r.restricted === null || r.data_key_id === null ? null : { value: r.restricted, dataKeyId: r.data_key_id },
+    consentSummary: { publication: Number(r.consent_publication) === 1, partners: Number(r.consent_partners) === 1, court: Number(r.consent_court) === 1 },
   }
 }

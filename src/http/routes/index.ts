@@ -4,10 +4,13 @@ import { registerAreaRoutes } from './areas.ts'
 import { registerAuditRoutes } from './audit.ts'
 import { registerAuthRoutes } from './auth.ts'
 import { registerHealthRoutes } from './health.ts'
+import { registerIncidentRoutes } from './incidents.ts'
 import { registerJobRoutes } from './jobs.ts'
+import { registerLogRoutes } from './log.ts'
 import { registerObservationRoutes } from './observations.ts'
 import { registerOrgRoutes } from './orgs.ts'
 import { registerPartyRoutes } from './parties.ts'
+import { registerPublicIncidentRoutes } from './public-incidents.ts'
 import { registerSettingsRoutes } from './settings.ts'
 import { registerTokenRoutes } from './tokens.ts'
 import { registerUserRoutes } from './users.ts'
@@ -24,5 +27,8 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerObservationRoutes(app, ctx)
   registerPartyRoutes(app, ctx)
   registerAreaRoutes(app, ctx)
+  registerIncidentRoutes(app, ctx)
+  registerPublicIncidentRoutes(app, ctx)
   registerJobRoutes(app, ctx)
+  registerLogRoutes(app, ctx)
 }

@@ -32,6 +32,8 @@ export const Problem = Type.Object(
     detail: Type.Optional(Type.String()),
     code: Type.String({ description: 'stable machine-readable error code' }),
     errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    current: Type.Optional(Type.Unknown({ description: 'on 409 version_conflict: the record as it is now, to reapply a change on' })),
+    lock: Type.Optional(Type.Unknown({ description: 'on 409 locked: who holds the edit lock and until when' })),
   },
   { title: 'Problem' },
 )
