@@ -8,16 +8,13 @@
  * figures are only comparable at the defaults.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
 import http from 'node:http'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
-import { findPostgresBin, startTempPostgres } from '../scripts/postgres-tmp.ts'
 import { type AppContext, createAppContext } from '../src/app-context.ts'
 import { buildConfig } from '../src/config/build-config.ts'
 import { issueToken } from '../src/core/accounts/tokens.ts'
@@ -25,13 +22,13 @@ import { listObservations } from '../src/core/observations/observation.service.t
 import type { Observation, ObservationQuery } from '../src/core/observations/observation.ts'
 import type { Repositories } from '../src/core/ports/repositories.ts'
 import type { DialectName } from '../src/db/dialect/dialect-adapter.ts'
-import { postgresAdmin } from '../src/db/dialect/postgres.ts'
 import { buildHttpApp } from '../src/http/app.ts'
 import { ObservationSchema, parseBBox, presentObservation } from '../src/http/routes/observations.ts'
 import { PageOf, PageQuery, problemResponses, Strict, Timestamp } from '../src/http/schemas/common.ts'
 import { createLogger } from '../src/log.ts'
 import { type BenchQuery, bruteForce, type Dataset, generateDataset, generateQueries, pageDigest } from './api-dataset.ts'
 import type { LoadPlan, LoadResult } from './api-load.ts'
+import { forEachBenchDatabase } from './databases.ts'
 import { progress, report, round, type Summary, summarize } from './report.ts'
 
 const ROWS = Number(process.env.LOUDER_BENCH_ROWS ?? 1_000_000)
@@ -54,35 +51,7 @@ const BENCH_USER = '01890000-0000-7000-8000-00000000be4c'
 
 export async function run(): Promise<void> {
   const queries = generateQueries(QUERIES)
-  for (const dialect of DIALECTS) {
-    if (dialect === 'sqlite') {
-      const dataDir = await mkdtemp(join(tmpdir(), 'louder-bench-'))
-      try {
-        await benchDialect('sqlite', { dataDir, databaseUrl: undefined }, queries)
-      } finally {
-        await rm(dataDir, { recursive: true, force: true })
-      }
-    } else if (dialect === 'postgres') {
-      if (!(await findPostgresBin())) {
-        progress('PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: skipping the PostgreSQL half')
-        continue
-      }
-      // Production-like memory for the cache; fsync off (scripts/postgres-tmp.ts) only speeds up seeding.
-      const server = await startTempPostgres({ prefix: 'louder-bench-pg-', settings: { shared_buffers: '1GB' } })
-      const dataDir = await mkdtemp(join(tmpdir(), 'louder-bench-'))
-      try {
-        await postgresAdmin(server.url, 'create database louder_bench')
-        const url = new URL(server.url)
-        url.pathname = '/louder_bench'
-        await benchDialect('postgres', { dataDir, databaseUrl: url.href }, queries)
-      } finally {
-        await server.stop()
-        await rm(dataDir, { recursive: true, force: true })
-      }
-    } else {
-      throw new Error(`LOUDER_BENCH_DIALECTS: unknown dialect ${dialect as string}`)
-    }
-  }
+  await forEachBenchDatabase(DIALECTS, (dialect, where) => benchDialect(dialect, where, queries))
 }
 
 async function benchDialect(dialect: DialectName, where: { dataDir: string; databaseUrl: string | undefined }, queries: BenchQuery[]): Promise<void> {

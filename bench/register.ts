@@ -9,19 +9,16 @@
  *
  * LOUDER_BENCH_ROWS and LOUDER_BENCH_DIALECTS (sqlite,postgres) shrink a run while working on the bench.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus } from 'node:os'
 import { sql } from 'kysely'
-import { findPostgresBin, startTempPostgres } from '../scripts/postgres-tmp.ts'
 import { type AppContext, createAppContext } from '../src/app-context.ts'
 import { buildConfig } from '../src/config/build-config.ts'
 import type { DialectName } from '../src/db/dialect/dialect-adapter.ts'
-import { postgresAdmin } from '../src/db/dialect/postgres.ts'
 import { createLogger } from '../src/log.ts'
 import { seedObservations } from './api.ts'
 import { generateDataset, generateQueries } from './api-dataset.ts'
 import { bruteForcePage, generateRegister, incidentsOf, PARTY_COUNT, partyId, type RegisterData, type RegisterQuery, registerQueries, vocabulary } from './register-dataset.ts'
+import { forEachBenchDatabase } from './databases.ts'
 import { progress, report, round, summarize } from './report.ts'
 
 const ROWS = Number(process.env.LOUDER_BENCH_ROWS ?? 1_000_000)
@@ -38,34 +35,11 @@ export async function run(): Promise<void> {
   const data = generateRegister(ROWS)
   const queries = registerQueries(data, QUERIES, words)
   progress(`register: generated ${ROWS.toLocaleString('en')} incidents and ${queries.length} questions in ${seconds(started)}`)
-  for (const dialect of DIALECTS) {
+  await forEachBenchDatabase(DIALECTS, async (dialect, where) => {
     started = performance.now()
-    if (dialect === 'sqlite') {
-      const dataDir = await mkdtemp(join(tmpdir(), 'louder-bench-'))
-      try {
-        await benchDialect({ dataDir, databaseUrl: undefined }, data, words, queries)
-      } finally {
-        await rm(dataDir, { recursive: true, force: true })
-      }
-    } else {
-      if (!(await findPostgresBin())) {
-        progress('PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin: skipping the PostgreSQL half')
-        continue
-      }
-      const server = await startTempPostgres({ prefix: 'louder-bench-pg-', settings: { shared_buffers: '1GB' } })
-      const dataDir = await mkdtemp(join(tmpdir(), 'louder-bench-'))
-      try {
-        await postgresAdmin(server.url, 'create database louder_bench')
-        const url = new URL(server.url)
-        url.pathname = '/louder_bench'
-        await benchDialect({ dataDir, databaseUrl: url.href }, data, words, queries)
-      } finally {
-        await server.stop()
-        await rm(dataDir, { recursive: true, force: true })
-      }
-    }
+    await benchDialect(where, data, words, queries)
     progress(`register: ${dialect} done in ${seconds(started)}`)
-  }
+  })
 }
 
 async function benchDialect(where: { dataDir: string; databaseUrl: string | undefined }, data: RegisterData, words: string[], queries: RegisterQuery[]): Promise<void> {

@@ -38,3 +38,26 @@ export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => (string |
   const last = items[items.length - 1]
   return { items, next: rows.length > limit && last !== undefined ? encodeCursor(keyOf(last)) : null }
 }
+
+/** A keyset position in a timeline: rows strictly before (occurredAt, id), newest first. */
+export interface TimelinePosition {
+  occurredAt: number
+  id: string
+}
+
+/**
+ * For lists newest first by (occurredAt, id), as observations and incidents are: checks the time window
+ * [from, to) and turns the cursor into the position to continue from.
+ */
+export function timelinePosition(filter: { from?: number; to?: number; cursor?: string }): TimelinePosition | undefined {
+  if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to)
+    throw new ValidationError([{ field: '/querystring/from', message: 'must not be after `to`' }])
+  if (!filter.cursor) return undefined
+  const [occurredAt, id] = decodeCursor(filter.cursor, ['number', 'string']) as [number, string]
+  return { occurredAt, id }
+}
+
+/** The page of a timeline list (limit+1 rows fetched), its cursor the last row's (occurredAt, id). */
+export function timelinePage<T extends TimelinePosition>(rows: T[], limit: number): Page<T> {
+  return toPage(rows, limit, (r) => [r.occurredAt, r.id])
+}

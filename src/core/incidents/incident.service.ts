@@ -4,16 +4,16 @@ import { auditEntry, type AuditOrigin } from '../audit/audit.ts'
 import { ConflictError, type FieldError, ForbiddenError, RuleError, throwNotFound, ValidationError } from '../errors.ts'
 import { uuidv7 } from '../ids.ts'
 import { toRfc3339 } from '../time.ts'
-import { decodeCursor, type Page, toPage } from '../pagination.ts'
+import { decodeCursor, type Page, timelinePage, timelinePosition, toPage } from '../pagination.ts'
 import type { Repositories } from '../ports/repositories.ts'
 import type { Sealer } from '../ports/sealer.ts'
 import { locateAdminAreas } from '../register/areas.ts'
-import type { BBox } from '../observations/observation.ts'
 import { diffIncidents } from './history.ts'
 import {
   type Incident,
   type IncidentInput,
   type IncidentPatch,
+  type IncidentQuery,
   type IncidentRestricted,
   type IncidentStatus,
   type IncidentVersion,
@@ -360,19 +360,8 @@ export async function readIncidentRestricted(repos: Repositories, sealer: Sealer
   return (await openRestricted(sealer, incident)) ?? { notes: null, victims: [], exactLocation: null }
 }
 
-export interface IncidentFilter {
-  bbox?: BBox
-  from?: number
-  to?: number
-  eventType?: string
-  partyId?: string
-  statuses?: IncidentStatus[]
-  timePrecision?: TimePrecision
-  geoPrecision?: GeoPrecision
-  text?: string
-  limit: number
-  cursor?: string
-}
+/** The register's filters as the edge gives them: a query, with a cursor instead of a keyset position. */
+export type IncidentFilter = Omit<IncidentQuery, 'after'> & { cursor?: string }
 
 export const MAX_SEARCH_TEXT = 200
 
@@ -384,25 +373,11 @@ export async function listIncidents(repos: Repositories, actor: Actor, filter: I
 
 /** The search itself, for the register and the public view (which forces `statuses: ['published']`). */
 export async function searchIncidents(repos: Repositories, filter: IncidentFilter): Promise<Page<Incident>> {
-  if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to)
-    throw new ValidationError([{ field: '/querystring/from', message: 'must not be after `to`' }])
+  const after = timelinePosition(filter)
+  const { cursor: _cursor, ...query } = filter
   const text = filter.text?.trim()
   if (text !== undefined && text.length > MAX_SEARCH_TEXT) throw new ValidationError([{ field: '/querystring/q', message: `search at most ${MAX_SEARCH_TEXT} characters` }])
-  const after = filter.cursor ? decodeCursor(filter.cursor, ['number', 'string']) : undefined
-  const rows = await repos.incidents.list({
-    bbox: filter.bbox,
-    from: filter.from,
-    to: filter.to,
-    eventType: filter.eventType,
-    partyId: filter.partyId,
-    statuses: filter.statuses,
-    timePrecision: filter.timePrecision,
-    geoPrecision: filter.geoPrecision,
-    text: text || undefined,
-    limit: filter.limit,
-    after: after ? { occurredAt: after[0] as number, id: after[1] as string } : undefined,
-  })
-  return toPage(rows, filter.limit, (i) => [i.occurredAt, i.id])
+  return timelinePage(await repos.incidents.list({ ...query, text: text || undefined, after }), filter.limit)
 }
 
 export async function getIncident(repos: Repositories, actor: Actor, id: string): Promise<Incident> {

@@ -3,7 +3,7 @@ import { authorize } from '../access/policy.ts'
 import { auditEntry, type AuditOrigin } from '../audit/audit.ts'
 import { ForbiddenError, NotFoundError, RuleError, throwNotFound, ValidationError } from '../errors.ts'
 import { uuidv7 } from '../ids.ts'
-import { decodeCursor, type Page, toPage } from '../pagination.ts'
+import { type Page, timelinePage, timelinePosition } from '../pagination.ts'
 import type { Repositories } from '../ports/repositories.ts'
 import type { Sealer } from '../ports/sealer.ts'
 import { type BBox, type Consent, type NewObservation, type Observation, type RestrictedContent, summariseConsent } from './observation.ts'
@@ -172,15 +172,7 @@ export interface ObservationFilter {
 
 export async function listObservations(repos: Repositories, actor: Actor, filter: ObservationFilter): Promise<Page<Observation>> {
   authorize(actor, 'observation.list')
-  if (filter.from !== undefined && filter.to !== undefined && filter.from > filter.to)
-    throw new ValidationError([{ field: '/querystring/from', message: 'must not be after `to`' }])
-  const after = filter.cursor ? decodeCursor(filter.cursor, ['number', 'string']) : undefined
-  const rows = await repos.observations.list({
-    bbox: filter.bbox,
-    from: filter.from,
-    to: filter.to,
-    limit: filter.limit,
-    after: after ? { occurredAt: after[0] as number, id: after[1] as string } : undefined,
-  })
-  return toPage(rows, filter.limit, (o) => [o.occurredAt, o.id])
+  const after = timelinePosition(filter)
+  const rows = await repos.observations.list({ bbox: filter.bbox, from: filter.from, to: filter.to, limit: filter.limit, after })
+  return timelinePage(rows, filter.limit)
 }

@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { IncidentQuery } from '../../core/incidents/incident.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
+import { candidateBoxes, rtreeRange } from './place-time.ts'
 import type { Database, IncidentsTable } from '../schema.ts'
 
 /**
@@ -16,7 +17,6 @@ import type { Database, IncidentsTable } from '../schema.ts'
  */
 const SQLITE_PROBE_LIMIT = 300
 const POSTGRES_PROBE_LIMIT = 1_000
-const DAY_MS = 86_400_000
 const MAX_WORDS = 32
 
 export async function listIncidentRows(db: Kysely<Database>, dialect: DialectName, q: IncidentQuery): Promise<IncidentsTable[]> {
@@ -63,7 +63,7 @@ async function run(db: Kysely<Database>, query: RawBuilder<IncidentsTable>): Pro
 
 async function listInBoxSqlite(db: Kysely<Database>, q: IncidentQuery): Promise<IncidentsTable[]> {
   const limit = q.limit + 1
-  const boxes = candidateBoxes(q)
+  const boxes = candidateBoxes(q.bbox!)
   const probe = await sql<{ n: number }>`select count(*) as n from (${sql.join(
     boxes.map((b) => sql`select 1 from incidents_rtree where ${rtreeRange(b, q)}`),
     sql` union all `,
@@ -80,11 +80,11 @@ async function listInBoxSqlite(db: Kysely<Database>, q: IncidentQuery): Promise<
 async function listInBoxPostgres(db: Kysely<Database>, q: IncidentQuery): Promise<IncidentsTable[]> {
   const limit = q.limit + 1
   const inBox = sql.join(
-    candidateBoxes(q).map((b) => sql`point(i.lon, i.lat) <@ box(point(${b.west}, ${b.south}), point(${b.east}, ${b.north}))`),
+    candidateBoxes(q.bbox!).map((b) => sql`point(i.lon, i.lat) <@ box(point(${b.west}, ${b.south}), point(${b.east}, ${b.north}))`),
     sql` or `,
   )
   const probeBox = sql.join(
-    candidateBoxes(q).map((b) => sql`point(lon, lat) <@ box(point(${b.west}, ${b.south}), point(${b.east}, ${b.north}))`),
+    candidateBoxes(q.bbox!).map((b) => sql`point(lon, lat) <@ box(point(${b.west}, ${b.south}), point(${b.east}, ${b.north}))`),
     sql` or `,
   )
   // As observations: one statement, each path gated on the probe; `occurred_at + 0` keeps the spatial path spatial.
@@ -101,32 +101,6 @@ async function listInBoxPostgres(db: Kysely<Database>, q: IncidentQuery): Promis
     ) page order by occurred_at desc, id desc`)
 }
 
-interface LonLatBox {
-  west: number
-  south: number
-  east: number
-  north: number
-}
-
-/** The box as index-friendly rectangles: two when it crosses the antimeridian (west > east). */
-function candidateBoxes(q: IncidentQuery): LonLatBox[] {
-  const [west, south, east, north] = q.bbox!
-  return west <= east
-    ? [{ west, south, east, north }]
-    : [
-        { west, south, east: Number.MAX_VALUE, north },
-        { west: -Number.MAX_VALUE, south, east, north },
-      ]
-}
-
-/** An R*Tree range over one rectangle and the query's window, in the tree's day units (rounded outwards). */
-function rtreeRange(b: LonLatBox, q: IncidentQuery): RawBuilder<unknown> {
-  const terms = [sql`min_lat <= ${b.north} and max_lat >= ${b.south} and min_lon <= ${b.east} and max_lon >= ${b.west}`]
-  if (q.from !== undefined) terms.push(sql`max_day >= ${q.from / DAY_MS}`)
-  if (q.to !== undefined) terms.push(sql`min_day <= ${q.to / DAY_MS}`)
-  if (q.after) terms.push(sql`min_day <= ${q.after.occurredAt / DAY_MS}`)
-  return sql.join(terms, sql` and `)
-}
 
 /** Box, window [from, to) and keyset position on a table alias whose columns are occurred_at, lat, lon and `idColumn`. */
 function placeTimeFilter(q: IncidentQuery, alias: 'i' | 'a', idColumn: 'id' | 'incident_id'): RawBuilder<unknown> {

@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { type ConsentSummary, type Observation, type ObservationQuery, type ObservationSource, summariseConsent } from '../../core/observations/observation.ts'
 import type { ObservationRepository } from '../../core/ports/repositories.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
+import { candidateBoxes, rtreeRange } from './place-time.ts'
 import type { Database, ObservationsTable } from '../schema.ts'
 
 /**
@@ -18,10 +19,6 @@ import type { Database, ObservationsTable } from '../schema.ts'
  */
 const SQLITE_PROBE_LIMIT = 300
 const POSTGRES_PROBE_LIMIT = 1_000
-const DAY_MS = 86_400_000
-// Candidate ranges for a box across the antimeridian; the exact predicate still decides.
-const LON_BELOW_ALL = -Number.MAX_VALUE
-const LON_ABOVE_ALL = Number.MAX_VALUE
 
 export function observationRepository(db: Kysely<Database>, dialect: DialectName): ObservationRepository {
   return {
@@ -62,7 +59,7 @@ export function observationRepository(db: Kysely<Database>, dialect: DialectName
 
 async function listInBoxSqlite(db: Kysely<Database>, q: ObservationQuery): Promise<ObservationsTable[]> {
   const limit = q.limit + 1
-  const boxes = candidateBoxes(q)
+  const boxes = candidateBoxes(q.bbox!)
   // Two statements, not one with both paths gated on the probe: SQLite would run both.
   const probe = await sql<{ n: number }>`select count(*) as n from (${sql.join(
     boxes.map((b) => sql`select 1 from observations_rtree where ${rtreeRange(b, q)}`),
@@ -87,7 +84,7 @@ async function listInBoxPostgres(db: Kysely<Database>, q: ObservationQuery): Pro
   const limit = q.limit + 1
   const exact = exactFilter(q)
   const inBox = sql.join(
-    candidateBoxes(q).map((b) => sql`point(lon, lat) <@ box(point(${b.west}, ${b.south}), point(${b.east}, ${b.north}))`),
+    candidateBoxes(q.bbox!).map((b) => sql`point(lon, lat) <@ box(point(${b.west}, ${b.south}), point(${b.east}, ${b.north}))`),
     sql` or `,
   )
   // One statement, so one round trip and one plan; each path is gated on the probe, and PostgreSQL skips the
@@ -107,33 +104,6 @@ async function listInBoxPostgres(db: Kysely<Database>, q: ObservationQuery): Pro
   return rows
 }
 
-interface LonLatBox {
-  west: number
-  south: number
-  east: number
-  north: number
-}
-
-/** The box as index-friendly rectangles: two when it crosses the antimeridian (west > east). */
-function candidateBoxes(q: ObservationQuery): LonLatBox[] {
-  const [west, south, east, north] = q.bbox!
-  return west <= east
-    ? [{ west, south, east, north }]
-    : [
-        { west, south, east: LON_ABOVE_ALL, north },
-        { west: LON_BELOW_ALL, south, east, north },
-      ]
-}
-
-/** An R*Tree range over one rectangle and the query's window (keyset included), in the tree's day units. */
-function rtreeRange(b: LonLatBox, q: ObservationQuery): RawBuilder<unknown> {
-  const terms = [sql`min_lat <= ${b.north} and max_lat >= ${b.south} and min_lon <= ${b.east} and max_lon >= ${b.west}`]
-  // Division is monotonic, so t >= from implies t/DAY >= from/DAY, and the tree rounds its bounds outwards.
-  if (q.from !== undefined) terms.push(sql`max_day >= ${q.from / DAY_MS}`)
-  if (q.to !== undefined) terms.push(sql`min_day <= ${q.to / DAY_MS}`)
-  if (q.after) terms.push(sql`min_day <= ${q.after.occurredAt / DAY_MS}`)
-  return sql.join(terms, sql` and `)
-}
 
 /**
  * The exact predicate of a list: box, window [from, to), keyset position. Every path applies it, so every

@@ -1,0 +1,45 @@
+import { type RawBuilder, sql } from 'kysely'
+import type { BBox } from '../../core/observations/observation.ts'
+
+/**
+ * Pieces shared by the place-and-time searches (observations, incidents): boxes as index-friendly
+ * rectangles, and an R*Tree range over place and day (SQLite; migrations 0002 and 0008).
+ */
+const DAY_MS = 86_400_000
+
+export interface LonLatBox {
+  west: number
+  south: number
+  east: number
+  north: number
+}
+
+/** A time window and keyset position, as both searches take them. */
+export interface TimeWindow {
+  from?: number
+  to?: number
+  after?: { occurredAt: number; id: string }
+}
+
+/** The box as rectangles: two when it crosses the antimeridian (west > east); the exact predicate still decides. */
+export function candidateBoxes(bbox: BBox): LonLatBox[] {
+  const [west, south, east, north] = bbox
+  return west <= east
+    ? [{ west, south, east, north }]
+    : [
+        { west, south, east: Number.MAX_VALUE, north },
+        { west: -Number.MAX_VALUE, south, east, north },
+      ]
+}
+
+/**
+ * An R*Tree range over one rectangle and the window (keyset included), in the tree's day units. Division is
+ * monotonic, so t >= from implies t/DAY >= from/DAY, and the tree rounds its bounds outwards: a superset.
+ */
+export function rtreeRange(b: LonLatBox, w: TimeWindow): RawBuilder<unknown> {
+  const terms = [sql`min_lat <= ${b.north} and max_lat >= ${b.south} and min_lon <= ${b.east} and max_lon >= ${b.west}`]
+  if (w.from !== undefined) terms.push(sql`max_day >= ${w.from / DAY_MS}`)
+  if (w.to !== undefined) terms.push(sql`min_day <= ${w.to / DAY_MS}`)
+  if (w.after) terms.push(sql`min_day <= ${w.after.occurredAt / DAY_MS}`)
+  return sql.join(terms, sql` and `)
+}
