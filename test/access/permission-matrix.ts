@@ -112,6 +112,7 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   // The public view: published incidents, generalised, for anyone
   'GET /api/v1/public/incidents':        row(A,        A,    A,     A,         A,    A),
   'GET /api/v1/public/incidents/{id}':   row(A,        A,    A,     A,         A,    A),
+  'GET /api/v1/public/incidents/export': row(A,        A,    A,     A,         A,    A),
 
   // Background jobs: admins only
   'GET /api/v1/jobs':                    row(D,        A,    D,     D,         D,    D),

@@ -125,6 +125,23 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(((await call(app, { url: '/api/v1/public/incidents?q=clinic' })).json() as { items: Public[] }).items.map((i) => i.id)).toEqual([sensitiveId])
     })
 
+    it("exports published incidents as ACLED's event file, generalised, in ACLED's column order", async () => {
+      const res = await call(app, { url: '/api/v1/public/incidents/export' })
+      expect(res.statusCode, res.body).toBe(200)
+      expect(res.headers['content-type']).toMatch(/^text\/csv/)
+      const lines = res.body.trimEnd().split('\r\n')
+      const columns = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'acled', 'README.md'), 'utf8').match(/event_id_cnty[^`]*?timestamp/s)![0].split(/,\s*/)
+      expect(lines[0]!.split(',')).toEqual(columns)
+      expect(lines).toHaveLength(3)
+      const row = (id: string) => Object.fromEntries(lines[0]!.split(',').map((c, k) => [c, lines.find((l) => l.startsWith(id))!.split(',')[k]]))
+      expect(row(sensitiveId)).toMatchObject({ actor1: 'Public militia', inter1: '3', interaction: '30', latitude: '1', longitude: '1', admin1: 'South', admin2: 'Lowland', disorder_type: 'Political violence', event_date: '2024-05-01' })
+      expect(row(nowhereId)).toMatchObject({ latitude: '', longitude: '', location: 'A village off the map' })
+      expect(res.body).not.toContain(CANARY)
+      expect(res.body).not.toContain(String(EXACT.lat))
+      expect(res.body).not.toContain(draftId)
+      expect((await call(app, { url: '/api/v1/public/incidents/export?bbox=1,2,3' })).statusCode).toBe(400)
+    })
+
     it('shows media only from observations whose people agreed to publication, and follows a change of consent', async () => {
       const before = (await call(app, { url: `/api/v1/public/incidents/${sensitiveId}` })).json() as Public
       expect(before.media).toEqual([media.agreed, media.nobody])
