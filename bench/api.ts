@@ -15,7 +15,7 @@ import vm from 'node:vm'
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { sql } from 'kysely'
-import { type AppContext, createAppContext } from '../src/app-context.ts'
+import { type AppContext, createAppContext, SERVER_SQLITE_READERS } from '../src/app-context.ts'
 import { buildConfig } from '../src/config/build-config.ts'
 import { issueToken } from '../src/core/accounts/tokens.ts'
 import { listObservations } from '../src/core/observations/observation.service.ts'
@@ -33,6 +33,8 @@ import { progress, report, round, type Summary, summarize } from './report.ts'
 
 const ROWS = Number(process.env.LOUDER_BENCH_ROWS ?? 1_000_000)
 const DIALECTS = (process.env.LOUDER_BENCH_DIALECTS ?? 'sqlite,postgres').split(',') as DialectName[]
+/** SQLite reader threads: as many as `louder serve` starts (SERVER_SQLITE_READERS), unless set; 0 runs every query on the event loop. */
+const SQLITE_READERS = Number(process.env.LOUDER_BENCH_SQLITE_READERS ?? SERVER_SQLITE_READERS)
 const PAGE = 100
 /** Distinct questions; the latency passes ask each once, the load cycles through them. */
 const QUERIES = 2_000
@@ -56,7 +58,7 @@ export async function run(): Promise<void> {
 
 async function benchDialect(dialect: DialectName, where: { dataDir: string; databaseUrl: string | undefined }, queries: BenchQuery[]): Promise<void> {
   const config = buildConfig({ dataDir: where.dataDir, databaseUrl: where.databaseUrl, port: '0' })
-  const ctx = await createAppContext(config, createLogger({ level: 'silent' }))
+  const ctx = await createAppContext(config, createLogger({ level: 'silent' }), { sqliteReaders: SQLITE_READERS })
   let app: FastifyInstance | undefined
   try {
     await ctx.store.repos.users.insert(
@@ -124,7 +126,7 @@ async function benchDialect(dialect: DialectName, where: { dataDir: string; data
       dialect === 'sqlite'
         ? `SQLite ${(await sql<{ v: string }>`select sqlite_version() as v`.execute(ctx.db.kysely)).rows[0]!.v}`
         : (await sql<{ v: string }>`select version() as v`.execute(ctx.db.kysely)).rows[0]!.v.split(' on ')[0]!
-    const common = { dialect, database: version, rows: ROWS, page: PAGE, node: process.version, cpus: cpus().length }
+    const common = { dialect, database: version, rows: ROWS, page: PAGE, node: process.version, cpus: cpus().length, ...(dialect === 'sqlite' ? { sqlite_readers: SQLITE_READERS } : {}) }
     const latencyParams = { ...common, queries: QUERIES, bbox_deg: '0.05-5 log-uniform', window_days: '7-365 log-uniform', sequential: true }
     for (const stat of ['p50', 'p99', 'mean'] as const) {
       const target = dialect === 'sqlite' && stat === 'p99' ? { target_ms: P99_TARGET_MS, meets_target: httpDb.p99 < P99_TARGET_MS } : {}

@@ -8,7 +8,7 @@
  *   against the root afterwards, outside the timing.
  *
  * LOUDER_BENCH_LOG_LEAVES shrinks the tree while working on the bench; figures are comparable only at the default.
- * Ingest throughput against `openssl dgst -sha256` joins this bench when the evidence locker exists.
+ * Then ingest throughput for 2 GB of mixed files against `openssl dgst -sha256` (bench/locker-ingest.ts).
  */
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -23,6 +23,7 @@ import { verifyConsistency, verifyInclusion } from '../src/core/custody/verify.t
 import { openDatabase } from '../src/db/database.ts'
 import type { DialectAdapter } from '../src/db/dialect/dialect-adapter.ts'
 import { makeStore } from '../src/db/store.ts'
+import { runIngest } from './locker-ingest.ts'
 import { progress, report, round, type Summary, summarize } from './report.ts'
 
 const LEAVES = Number(process.env.LOUDER_BENCH_LOG_LEAVES ?? 1_000_000)
@@ -183,4 +184,5 @@ export async function run(): Promise<void> {
     await db.close()
     await rm(dataDir, { recursive: true, force: true })
   }
+  await runIngest()
 }

@@ -7,8 +7,9 @@ import { progress } from './report.ts'
 const BENCHES: Record<string, { about: string; load: () => Promise<{ run(): Promise<void> }> }> = {
   api: { about: 'GET /api/v1/observations by box and time over 1,000,000 rows, SQLite and PostgreSQL', load: () => import('./api.ts') },
   register: { about: 'incidents by box + time + party and by full text over 1,000,000 incidents, SQLite and PostgreSQL', load: () => import('./register.ts') },
-  locker: { about: 'custody log append rate and proof times at 1,000,000 leaves, SQLite', load: () => import('./locker.ts') },
+  locker: { about: 'custody log append rate and proof times at 1,000,000 leaves; ingest of 2 GB against openssl, SQLite', load: () => import('./locker.ts') },
   match: { about: 'PDQ search at distance 31 over 1,000,000 hashes; images hashed per second', load: () => import('./match.ts') },
+  verify: { about: 'verifying a 1 GB court bag (SHA-256 + SHA-512) against openssl dgst over its payload', load: () => import('./verify.ts') },
 }
 
 const names = process.argv.slice(2)

@@ -1,6 +1,8 @@
 import { join } from 'node:path'
 import { makeFsBlobStore } from './blobs/fs-blob-store.ts'
 import type { Config } from './config/build-config.ts'
+import { makeMatchIndex, type MatchIndex } from './core/matching/match-index.ts'
+import type { MediaDecoder } from './core/matching/media-decoder.ts'
 import type { BlobStore } from './core/ports/blob-store.ts'
 import type { PasswordHasher } from './core/ports/password-hasher.ts'
 import type { Store } from './core/ports/repositories.ts'
@@ -14,6 +16,14 @@ import { Keyring, KeyringError } from './protection/keyring.ts'
 import { logNameFor, makeLogKey } from './protection/log-key.ts'
 import { generatePassword, hashPassword, verifyPassword } from './protection/passwords.ts'
 import { VERSION } from './version.ts'
+
+/**
+ * SQLite reader threads `louder serve` starts (src/db/dialect/sqlite-readers.ts): none for now. They take
+ * page queries off the event loop but add ~0.5 ms of CPU a page (handing rows over as JSON, waking threads);
+ * on the 2-core bench machine, shared with other work, that lowered the `api` ratio instead of raising it
+ * (bench/README.md, `api`). Worth measuring on a machine with idle cores (`LOUDER_BENCH_SQLITE_READERS=N`).
+ */
+export const SERVER_SQLITE_READERS = 0
 
 /** Everything a process needs, built once from the config: the composition root. */
 export interface AppContext {
@@ -31,11 +41,19 @@ export interface AppContext {
   sealer: Sealer
   /** The custody log's Ed25519 signing key, made on first use (src/protection/log-key.ts). */
   logKey: ReturnType<typeof makeLogKey>
+  /** Every stored PDQ hash, in memory for matching: built on first use, caught up before each query. */
+  matchIndex: MatchIndex
+  /** Decodes query images and videos (sharp, ffmpeg), loaded on first use so start-up stays fast. */
+  mediaDecoder(): Promise<MediaDecoder>
   close(): Promise<void>
 }
 
-export async function createAppContext(config: Config, logger: Logger, options: { poolSize?: number } = {}): Promise<AppContext> {
-  const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolSize: options.poolSize })
+/**
+ * `sqliteReaders`: SQLite reader threads for plain SELECTs (src/db/dialect/sqlite-readers.ts); `louder serve`
+ * starts SERVER_SQLITE_READERS, short commands and most tests none.
+ */
+export async function createAppContext(config: Config, logger: Logger, options: { poolSize?: number; sqliteReaders?: number } = {}): Promise<AppContext> {
+  const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolSize: options.poolSize, sqliteReaders: options.sqliteReaders })
   try {
     const store = makeStore(db)
     const keyring = await openKeyringFor(db, config.masterKeyFile)
@@ -53,6 +71,8 @@ export async function createAppContext(config: Config, logger: Logger, options: 
       sealer: envelope,
       logKey: makeLogKey({ log: () => store.repos.custodyLog, sealer: envelope, name: logNameFor(config.publicUrl) }),
       jobs: new JobQueue(db),
+      matchIndex: makeMatchIndex(() => store.repos.mediaHashes),
+      mediaDecoder: async () => (await import('./media/media-decoder.ts')).makeMediaDecoder(),
       passwords: { hash: hashPassword, verify: verifyPassword, generate: generatePassword },
       async close() {
         await blobs.close()

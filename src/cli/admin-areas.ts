@@ -46,6 +46,8 @@ export async function importAreasCommand(file: string, opts: { level?: AreaLevel
       return counts
     })
     if (tty) process.stderr.write('\n')
+    // Incidents already placed follow the new boundaries: the server's worker does it in the background.
+    await ctx.jobs.enqueue('register.relocate-incidents', { afterId: null })
     process.stdout.write(
       opts.json
         ? `${JSON.stringify(counts)}\n`

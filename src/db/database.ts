@@ -5,8 +5,12 @@ import { migrateToLatest } from './migrations.ts'
 
 export type { DialectAdapter, DialectName } from './dialect/dialect-adapter.ts'
 
-/** Opens the configured database and brings its schema up to date. */
-export async function openDatabase(cfg: { dataDir: string; databaseUrl: string | null; poolSize?: number }): Promise<DialectAdapter> {
+/**
+ * Opens the configured database and brings its schema up to date. `sqliteReaders` starts that many SQLite
+ * reader threads once the schema is there (src/db/dialect/sqlite-readers.ts): worth it for a server, not for
+ * a short command.
+ */
+export async function openDatabase(cfg: { dataDir: string; databaseUrl: string | null; poolSize?: number; sqliteReaders?: number }): Promise<DialectAdapter> {
   const db = connectDatabase(cfg)
   try {
     await migrateToLatest(db.kysely, db.name)
@@ -14,6 +18,7 @@ export async function openDatabase(cfg: { dataDir: string; databaseUrl: string |
     await db.close()
     throw err
   }
+  if (cfg.sqliteReaders) db.startReaders?.(cfg.sqliteReaders)
   return db
 }
 

@@ -36,6 +36,10 @@ export const PRIMARY_KEYS = {
   custody_nodes: ['level', 'idx'],
   custody_checkpoints: ['size'],
   media_hashes: ['media_sha256', 'frame_index'],
+  media_items: ['sha256'],
+  media_custody: ['media_sha256', 'event_index'],
+  devices: ['key_id'],
+  captures: ['sha256'],
 } as const satisfies { [T in keyof Database]: readonly (keyof Database[T] & string)[] }
 
 // A table missing from TABLES_IN_DEPENDENCY_ORDER would silently be left out of every backup: make it a type error.

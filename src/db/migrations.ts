@@ -10,6 +10,8 @@ import { up as observationRecord } from './migrations/0007-observation-record.ts
 import { up as incidents } from './migrations/0008-incidents.ts'
 import { up as custodyLog } from './migrations/0009-custody-log.ts'
 import { up as mediaHashes } from './migrations/0010-media-hashes.ts'
+import { up as mediaItems } from './migrations/0012-media-items.ts'
+import { up as devicesCaptures } from './migrations/0011-devices-captures.ts'
 
 /**
  * The one ordered list of migrations. Each may branch on the dialect for the few things that differ
@@ -124,6 +126,8 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0008_incidents': { up: (db: Kysely<any>) => incidents(db, dialect) },
     '0009_custody_log': { up: (db: Kysely<any>) => custodyLog(db) },
     '0010_media_hashes': { up: (db: Kysely<any>) => mediaHashes(db) },
+    '0012_media_items': { up: (db: Kysely<any>) => mediaItems(db) },
+    '0011_devices_captures': { up: (db: Kysely<any>) => devicesCaptures(db) },
   }
 }
 

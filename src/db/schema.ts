@@ -27,6 +27,10 @@ export interface Database {
   custody_nodes: CustodyNodesTable
   custody_checkpoints: CustodyCheckpointsTable
   media_hashes: MediaHashesTable
+  media_items: MediaItemsTable
+  media_custody: MediaCustodyTable
+  devices: DevicesTable
+  captures: CapturesTable
 }
 
 /** Tables in an order that satisfies every foreign key: backups write them, restores load them, in this order. */
@@ -55,6 +59,10 @@ export const TABLES_IN_DEPENDENCY_ORDER = [
   'custody_nodes',
   'custody_checkpoints',
   'media_hashes',
+  'media_items',
+  'media_custody',
+  'devices',
+  'captures',
 ] as const satisfies readonly (keyof Database)[]
 
 export interface MetaTable {
@@ -296,6 +304,8 @@ export interface IncidentsTable {
   actors: string
   civilian_targeting: number
   occurred_at: number
+  /** A unique key in time order (the second × 2^20 + a slot): SQLite's full-text rowid (incident-search-key.ts). */
+  search_key: number
   time_precision: number
   /** The point lists search by: exact, or for a sensitive incident its generalised point (the exact one is sealed). */
   lat: number | null
@@ -382,4 +392,75 @@ export interface MediaHashesTable {
   /** 0–100; ≤ 49 is kept but never matched. */
   quality: number
   created_at: number
+}
+
+/** The evidence locker's items (src/core/evidence): originals and derivatives, sealed in the blob store. */
+export interface MediaItemsTable {
+  /** SHA-256 hex of the original (plaintext) bytes. */
+  sha256: string
+  /** Sniffed from the bytes, never taken from the client. */
+  media_type: string
+  byte_length: number
+  /** SHA-256 of the stored ciphertext: the blob's key. */
+  blob_key: string
+  data_key_id: string
+  kind: 'original' | 'derivative'
+  parent_sha256: string | null
+  incident_id: string | null
+  received_at: number
+  received_by: string
+  /** Sealed JSON (envelope encryption, the item's data key): restricted data. */
+  metadata: string | null
+  metadata_status: 'pending' | 'done' | 'failed'
+  metadata_error: string | null
+  pixel_width: number | null
+  pixel_height: number | null
+  duration_ms: number | null
+  /** Derivatives: canonical JSON of the signed derivation record. */
+  derivation: string | null
+}
+
+/** Which custody events concern which item (an item's trail without scanning the log). */
+export interface MediaCustodyTable {
+  media_sha256: string
+  event_index: number
+}
+
+/** Capture devices' Ed25519 keys (src/core/evidence/device.ts): requested, registered, revoked. */
+export interface DevicesTable {
+  /** First 16 bytes of SHA-256 of the raw public key, hex. */
+  key_id: string
+  /** Base64 of the raw 32-byte public key. */
+  public_key: string
+  name: string
+  status: 'requested' | 'registered' | 'revoked'
+  requested_by: string
+  requested_at: number
+  registered_by: string | null
+  registered_at: number | null
+  /** Custody log index of the key.registered event. */
+  registered_log_index: number | null
+  revoked_by: string | null
+  revoked_at: number | null
+  revoked_log_index: number | null
+  revoke_reason: string | null
+}
+
+/** Hash-first capture records (src/core/evidence/capture.ts); the record itself is sealed. */
+export interface CapturesTable {
+  /** SHA-256 hex of the original media bytes. */
+  sha256: string
+  /** SHA-256 hex of the record's canonical JSON. */
+  record_sha256: string
+  media_type: string
+  byte_length: number
+  device_key_id: string
+  /** The record's canonical JSON, sealed (`lse1.…`): it may hold location, notes and collector. */
+  record: string
+  data_key_id: string
+  /** Base64 Ed25519 signature by the device key. */
+  signature: string
+  log_index: number
+  leaf_hash: string
+  received_at: number
 }

@@ -12,6 +12,9 @@ import { tokenRepository } from './repositories/token.repository.ts'
 import { userRepository } from './repositories/user.repository.ts'
 import { custodyLogRepository } from './repositories/custody-log.repository.ts'
 import { mediaHashRepository } from './repositories/media-hash.repository.ts'
+import { mediaItemRepository } from './repositories/media-item.repository.ts'
+import { deviceRepository } from './repositories/device.repository.ts'
+import { captureRepository } from './repositories/capture.repository.ts'
 import type { Database } from './schema.ts'
 
 function repositories(db: Kysely<Database>, dialect: DialectName): Repositories {
@@ -31,6 +34,9 @@ function repositories(db: Kysely<Database>, dialect: DialectName): Repositories 
     meta: metaRepository(db),
     custodyLog: custodyLogRepository(db, dialect),
     mediaHashes: mediaHashRepository(db),
+    devices: deviceRepository(db),
+    captures: captureRepository(db),
+    mediaItems: mediaItemRepository(db),
   }
 }
 

@@ -135,3 +135,8 @@ function validationErrors(err: FastifyError & { validation: AjvError[]; validati
     return { field: path, message: e.message ?? e.keyword }
   })
 }
+
+/** An oversized raw upload a handler measured itself: the same 413 as Fastify's own body limit gives. */
+export function bodyTooLarge(message = 'The request body is larger than this endpoint accepts.'): Error {
+  return Object.assign(new Error(message), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 })
+}

@@ -5,6 +5,8 @@
 export interface JobTypes {
   /** Forget stored idempotent responses older than the retention window. */
   'platform.prune-idempotency': { olderThanMs: number }
+  /** Place incidents again after boundaries changed, a batch per run, continuing after `afterId`. */
+  'register.relocate-incidents': { afterId: string | null }
 }
 
 export type JobName = keyof JobTypes

@@ -5,6 +5,8 @@
  * refused and failed calls and refused reads; reads of restricted data are recorded; admins read and
  * export it; and the database itself refuses to change or remove a record.
  */
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { type Kysely, sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issueToken } from '../../src/core/accounts/tokens.ts'
@@ -13,6 +15,7 @@ import type { Database } from '../../src/db/schema.ts'
 import { incidentBody, observationBody, startTestApi, type TestApi } from '../http/harness.ts'
 import { CALLERS, PERMISSION_MATRIX } from './permission-matrix.ts'
 import { BODIES, type Identity, partyForBodies } from './requests.ts'
+import { newDevice, registeredDevice, requestDeviceOver, signedCapture } from '../evidence/device-fixture.ts'
 import { call, documentedOperations, freshAddress, type OpenApiDocument, openApiDocument, type Operation, PASSWORD, passwordUser } from './support.ts'
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -64,9 +67,19 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     const newIncident = async () => ((await call(api.app, { url: '/api/v1/incidents', token: api.token.admin, body: incidentBody(await newParty()) })).json() as { id: string }).id
     /** Bodies that must name real records (a party, an observation) for the write to succeed. */
     const REAL_BODIES: Record<string, () => Promise<unknown>> = {
+      // An item in the locker with a stored hash (the background job's work, written directly here).
+      'POST /api/v1/match': async () => {
+        const bytes = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'pdq', 'small.jpg'))
+        const res = await api.app.inject({ method: 'POST', url: '/api/v1/media', headers: { authorization: `Bearer ${api.token.admin}`, 'content-type': 'image/jpeg' }, payload: bytes })
+        const sha256 = (res.json() as { sha256: string }).sha256
+        await api.ctx.store.repos.mediaHashes.replace(sha256, [{ frameMs: null, hash: 'f0'.repeat(32), quality: 90 }], Date.now())
+        return { sha256 }
+      },
       'POST /api/v1/incidents/{id}/observations': async () => ({
         observationIds: [((await call(api.app, { url: '/api/v1/observations', token: api.token.researcher, body: observationBody() })).json() as { id: string }).id],
       }),
+      // A record signed by a device key an editor approved.
+      'POST /api/v1/captures': async () => signedCapture(await registeredDevice(api.app, api.token.researcher, api.token.editor)),
     }
 
     /** Real records for the path parameters of the writes that take one, so their success is audited too. */
@@ -94,6 +107,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         await db().updateTable('jobs').set({ status: 'dead', finished_at: Date.now() }).where('id', '=', id).execute()
         return id
       },
+      'POST /api/v1/devices/{keyId}/approve': async () => requestDeviceOver(api.app, api.token.researcher, newDevice()),
+      'POST /api/v1/devices/{keyId}/revoke': async () => (await registeredDevice(api.app, api.token.researcher, api.token.editor)).keyId,
+      // An item in the locker to make a working copy of (the path parameter is its SHA-256).
+      'POST /api/v1/media/{sha256}/working-copy': async () =>
+        ((await call(api.app, { url: '/api/v1/media', token: api.token.admin, body: `audit coverage ${uuidv7()}`, headers: { 'content-type': 'text/plain' } })).json() as { sha256: string }).sha256,
     }
 
     it('records every write operation in the document, with who, what, when, from where, why, and how it ended', async () => {

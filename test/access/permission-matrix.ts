@@ -114,6 +114,9 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   'GET /api/v1/public/incidents/{id}':   row(A,        A,    A,     A,         A,    A),
   'GET /api/v1/public/incidents/export': row(A,        A,    A,     A,         A,    A),
 
+  // Matching: the desk and partners may ask; what partners see is filtered in the use case
+  'POST /api/v1/match':                  row(D,        A,    A,     A,         A,    A),
+
   // Background jobs: admins only
   'GET /api/v1/jobs':                    row(D,        A,    D,     D,         D,    D),
   'POST /api/v1/jobs/{id}/retry':        row(D,        A,    D,     D,         D,    D),
@@ -125,4 +128,26 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   'GET /api/v1/log/entries/{index}':     row(A,        A,    A,     A,         A,    A),
   'GET /api/v1/log/proofs/inclusion':    row(A,        A,    A,     A,         A,    A),
   'GET /api/v1/log/proofs/consistency':  row(A,        A,    A,     A,         A,    A),
+
+  // Capture devices and hash-first capture records: whoever carries a device asks for its key to be
+  // registered and logs its captures; editors and admins approve or revoke keys; legal sees which keys exist
+  'POST /api/v1/devices':                row(D,        A,    A,     A,         D,    D),
+  'GET /api/v1/devices':                 row(D,        A,    A,     D,         A,    D),
+  'GET /api/v1/devices/{keyId}':         row(D,        A,    A,     D,         A,    D),
+  'POST /api/v1/devices/{keyId}/approve': row(D,       A,    A,     D,         D,    D),
+  'POST /api/v1/devices/{keyId}/revoke': row(D,        A,    A,     D,         D,    D),
+  'POST /api/v1/captures':               row(D,        A,    A,     A,         D,    D),
+
+  // The evidence locker: whoever gathers material seals it and legal may ask whether it is held; originals
+  // and their metadata go to legal and admins only; editors follow custody and work on working copies
+  'POST /api/v1/media':                  row(D,        A,    A,     A,         D,    D),
+  // (HEAD /api/v1/media/{sha256}, whether an item is held, is not in the OpenAPI document that lists these
+  // rows; test/evidence/media-http.test.ts checks it: researcher, editor, legal and admin)
+  'GET /api/v1/media/{sha256}/content':  row(D,        A,    D,     D,         A,    D),
+  'GET /api/v1/media/{sha256}/metadata': row(D,        A,    D,     D,         A,    D),
+  'GET /api/v1/media/{sha256}/custody':  row(D,        A,    A,     D,         A,    D),
+  'POST /api/v1/media/{sha256}/working-copy': row(D,   A,    A,     D,         D,    D),
+  // Court exports hold decrypted originals: legal officers and admins make and download them.
+  'POST /api/v1/exports':                row(D,        A,    D,     D,         A,    D),
+  'GET /api/v1/exports/{id}':            row(D,        A,    D,     D,         A,    D),
 }

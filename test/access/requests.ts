@@ -6,6 +6,7 @@ import { uuidv7 } from '../../src/core/ids.ts'
 import { incidentBody, observationBody } from '../http/harness.ts'
 import type { FastifyInstance } from 'fastify'
 import { call, PASSWORD } from './support.ts'
+import { newDevice, signedCapture } from '../evidence/device-fixture.ts'
 
 /** Whom a call is made as: a user's email and password (for endpoints that ask for them) and a token, or none. */
 export interface Identity {
@@ -51,8 +52,15 @@ export const BODIES: Record<string, (who: Identity) => unknown> = {
   'POST /api/v1/incidents/{id}/transitions': () => ({ to: 'in_review', version: 1 }),
   'POST /api/v1/incidents/{id}/observations': () => ({ observationIds: [uuidv7()] }),
   'POST /api/v1/incidents/{id}/comments': () => ({ body: 'Matrix' }),
+  'POST /api/v1/match': () => ({ sha256: 'e'.repeat(64) }),
   'POST /api/v1/areas/import': () => ({
     type: 'FeatureCollection',
     features: [{ type: 'Feature', properties: { ADM1_EN: 'Matrix', ADM1_PCODE: `XM-${uuidv7()}` }, geometry: { type: 'Polygon', coordinates: [[[-170, -80], [-169, -80], [-169, -79], [-170, -80]]] } }],
   }),
+  'POST /api/v1/devices': () => ({ publicKey: newDevice().publicKey, name: 'Matrix phone' }),
+  'POST /api/v1/devices/{keyId}/revoke': () => ({ reason: 'matrix' }),
+  // A well-formed signed record from a key the server does not know: past the schema, refused by the rule (409).
+  'POST /api/v1/captures': () => signedCapture(newDevice()),
+  // An incident that does not exist: past the schema and the policy, a 404 from the use case.
+  'POST /api/v1/exports': () => ({ incidents: [uuidv7()] }),
 }

@@ -170,5 +170,22 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStoreFix
       }
       expect(await fixture.residue()).toEqual([])
     })
+
+    it('stores a body of unknown hash under the hash it has, once', async () => {
+      const bytes = randomBytes(300_001)
+      const first = await store.putByContent(pieces(bytes))
+      expect(first).toEqual({ key: sha256(bytes), size: bytes.length })
+      expect((await readAll(await store.get(first.key))).equals(bytes)).toBe(true)
+      expect(await store.putByContent(pieces(bytes))).toEqual(first)
+      expect(await keysOf(store)).toEqual([first.key])
+      expect((await fixture.residue()).filter((p) => !p.includes(first.key))).toEqual([])
+    })
+
+    it('discards a body of unknown hash that its check refuses, leaving nothing', async () => {
+      const refused = new Error('declared hash does not match')
+      await expect(store.putByContent(pieces(randomBytes(100_000)), () => Promise.reject(refused))).rejects.toBe(refused)
+      expect(await keysOf(store)).toEqual([])
+      expect(await fixture.residue()).toEqual([])
+    })
   })
 }

@@ -25,7 +25,7 @@ interface OpenApiDocument {
 
 
 /** Media types a success response may have instead of JSON: exports streamed a record per line; signed notes and keys in their own text formats (C2SP). */
-const STREAMED_TYPES = ['application/x-ndjson', 'text/csv', 'text/plain']
+const STREAMED_TYPES = ['application/x-ndjson', 'text/csv', 'text/plain', 'application/octet-stream']
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
 

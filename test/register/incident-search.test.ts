@@ -153,6 +153,23 @@ forEachDialect('incident search', (dialect) => {
     expect(await everyPage({ bbox: [35, -90, 31, 90] }, 7)).toEqual(expected({ bbox: [35, -90, 31, 90] }))
   })
 
+  it('pages through a word in thousands of incidents, many sharing a second, in exact order', async () => {
+    const repos = makeStore(db).repos
+    const base = incidents[0]!
+    const many: Incident[] = Array.from({ length: 1500 }, (_, n) => ({
+      ...base,
+      id: uuidv7(T0 + 10_000 + n),
+      // 40 distinct seconds, milliseconds scattered within them: keys order seconds, not what is inside one.
+      occurredAt: T0 + 70 * DAY + (n % 40) * 1000 + ((n * 7919) % 1000),
+      status: n % 3 === 0 ? 'published' : 'received',
+      narrative: `zzcommon ${n % 2 ? 'odd' : 'even'}`,
+    }))
+    await repos.incidents.insertMany(many)
+    incidents.push(...many)
+    for (const [q, limit] of [[{ text: 'zzcommon' }, 37], [{ text: 'zzcommon odd' }, 250], [{ text: 'zzcommon', statuses: ['published'] as IncidentStatus[] }, 64], [{ text: 'zzcommon', from: T0 + 70 * DAY + 10_500, to: T0 + 70 * DAY + 20_250 }, 33]] as const)
+      expect(await everyPage(q, limit), JSON.stringify(q)).toEqual(expected(q))
+  })
+
   it('takes search syntax as plain words: quotes, operators, stars and brackets never break a query', async () => {
     for (const text of ['"market', 'market*', 'NEAR(market fire)', 'market OR fire', '-market', 'narrative:market', '(', '"', '***', 'market AND NOT fire', "'; drop table incidents; --", '\u202Emarket\u200B']) {
       const ids = await everyPage({ text }, 50)

@@ -61,6 +61,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         [{ actors: [{ partyId, associated: [partyId] }] }, '/body/actors/0/associated/0'],
         [{ counts: { killed: { min: 5, max: 3 } } }, '/body/counts/killed'],
         [{ observationIds: ['01a22601-965a-7307-a9f7-ee4bc798654c'] }, '/body/observationIds/0'],
+        [{ occurredAt: '9999-12-31T00:00:00Z' }, '/body/occurredAt'],
+        [{ occurredAt: '1850-01-01T00:00:00Z' }, '/body/occurredAt'],
       ]
       for (const [overrides, field] of cases) {
         const res = await call(api.app, { url: '/api/v1/incidents', token: alice.token, body: incidentBody(partyId, overrides) })

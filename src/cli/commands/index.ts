@@ -1,10 +1,14 @@
 import type { Command } from 'commander'
 import { registerAdmin } from './admin.ts'
 import { registerBackup } from './backup.ts'
+import { registerDevice } from './device.ts'
 import { registerHash } from './hash.ts'
+import { registerIngest } from './ingest.ts'
 import { registerRestore } from './restore.ts'
 import { registerServe } from './serve.ts'
 import { registerWorker } from './worker.ts'
+import { registerVerify } from './verify.ts'
+import { registerExport } from './export.ts'
 
 /** Every CLI command, in the order `louder --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -14,4 +18,8 @@ export function registerCommands(program: Command): void {
   registerBackup(program)
   registerRestore(program)
   registerHash(program)
+  registerDevice(program)
+  registerIngest(program)
+  registerExport(program)
+  registerVerify(program)
 }

@@ -8,7 +8,7 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (opts) => {
       // Loaded when the command runs, so `louder --help` and other commands start fast.
-      const { createAppContext } = await import('../../app-context.ts')
+      const { createAppContext, SERVER_SQLITE_READERS } = await import('../../app-context.ts')
       const { bootstrapFirstStart } = await import('../../bootstrap.ts')
       const { seedDemo } = await import('../../demo/seed-demo.ts')
       const { buildHttpApp } = await import('../../http/app.ts')
@@ -17,7 +17,7 @@ export function registerServe(program: Command): void {
       const { IDEMPOTENCY_RETENTION_MS, jobHandlers } = await import('../../worker-handlers.ts')
       const config = configFrom(opts)
       const logger = createLogger({ level: opts.logLevel })
-      const ctx = await createAppContext(config, logger)
+      const ctx = await createAppContext(config, logger, { sqliteReaders: SERVER_SQLITE_READERS })
       const admin = await bootstrapFirstStart(ctx)
       if (admin) {
         // Shown once, on the terminal only; the copy in the file is for whoever starts it as a service.
@@ -36,6 +36,8 @@ export function registerServe(program: Command): void {
       const address = await app.listen({ port: config.port, host: config.host })
       const port = (app.server.address() as { port: number }).port
       process.stdout.write(`Louder ${ctx.version} listening on http://${config.host}:${port} (${ctx.db.describe()}); API at ${address}/api/v1, OpenAPI at /api/openapi.json\n`)
+      // The matching index loads in the background (seconds per million hashes): the first match need not wait.
+      ctx.matchIndex.current().catch((err: unknown) => logger.error({ err: { message: (err as Error)?.message } }, 'could not load the matching index'))
 
       const signal = await untilSignal()
       logger.info({ signal }, 'shutting down')

@@ -79,6 +79,10 @@ export const POLICY = {
   // The public view: published incidents, generalised, without restricted fields, honouring consent.
   'public.incident.list': 'public',
 
+  // Finding the same scene across the locker: the desk sees every item; partners may ask too, and see only
+  // items of published incidents (checked in the use case).
+  'media.match': ['researcher', 'editor', 'legal', 'admin', 'partner'],
+
   'job.list': ['admin'],
   'job.retry': ['admin'],
 
@@ -86,6 +90,26 @@ export const POLICY = {
   // hashes and proofs. An event's body may name people and purposes: legal officers and admins only.
   'log.read': 'public',
   'log.event.read': ['legal', 'admin'],
+
+  // Capture devices: whoever carries one asks for its key to be registered; editors and admins decide,
+  // since a registered key makes captures count as evidence; legal sees which keys vouch for what.
+  'device.request': ['researcher', 'editor', 'admin'],
+  'device.approve': ['editor', 'admin'],
+  'device.revoke': ['editor', 'admin'],
+  'device.list': ['editor', 'admin', 'legal'],
+  'capture.register': ['researcher', 'editor', 'admin'],
+
+  // The evidence locker: whoever gathers material seals it; legal sees whether it is held too. Originals and
+  // their extracted metadata (names, places, serial numbers) go to legal and admins only, each read logged;
+  // editors follow an item's custody trail and work on logged working copies, never on originals.
+  'media.ingest': ['researcher', 'editor', 'admin'],
+  'media.exists': ['researcher', 'editor', 'admin', 'legal'],
+  'media.content.read': ['legal', 'admin'],
+  'media.metadata.read': ['legal', 'admin'],
+  'media.custody.read': ['legal', 'admin', 'editor'],
+  'media.working-copy.create': ['editor', 'admin'],
+  // Court bags hold decrypted originals: legal officers (who read originals anyway) and admins make them.
+  'court.export': ['legal', 'admin'],
 } as const satisfies Record<string, 'public' | 'authenticated' | readonly Role[]>
 
 export type Action = keyof typeof POLICY

@@ -14,6 +14,14 @@ export function checkEventType(eventType: string, subEventType: string, errors: 
     errors.push({ field: 'subEventType', message: `is not a sub-event type of ${eventType}; it has: ${EVENT_TYPES[eventType].join(', ')}` })
 }
 
+export const EARLIEST_INCIDENT = Date.UTC(1900, 0, 1)
+export const LATEST_INCIDENT = Date.UTC(2200, 0, 1)
+
+/** The register holds incidents from 1900 to 2200: wide for any archive, and what its time-ordered search keys cover. */
+export function checkOccurredAt(occurredAt: number, errors: FieldError[]): void {
+  if (!(occurredAt >= EARLIEST_INCIDENT && occurredAt < LATEST_INCIDENT)) errors.push({ field: 'occurredAt', message: 'must be between 1900-01-01 and 2199-12-31' })
+}
+
 /** Ranges must hold: min ≤ max where max is known. */
 export function checkCounts(counts: Counts, errors: FieldError[]): void {
   for (const kind of COUNT_KINDS) {

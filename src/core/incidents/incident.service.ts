@@ -22,7 +22,7 @@ import {
   type TimePrecision,
   type Victim,
 } from './incident.ts'
-import { checkActors, checkCounts, checkEventType, checkObservations, throwIfErrors } from './incident-input.ts'
+import { checkActors, checkCounts, checkEventType, checkObservations, checkOccurredAt, throwIfErrors } from './incident-input.ts'
 import { checkTransition, isEditable } from './workflow.ts'
 
 /** How long an edit lock lasts unless renewed: long enough to code an incident, short enough that a forgotten one frees itself. */
@@ -81,7 +81,7 @@ async function openRestricted(sealer: Sealer, incident: Incident): Promise<Incid
 }
 
 /** Places the incident: exact point (sealed when sensitive), the point lists search by, admin areas, the public point. */
-async function place(repos: Repositories, exact: LatLon | null, sensitive: boolean): Promise<Pick<Incident, 'location' | 'searchPoint' | 'publicPoint' | 'admin1' | 'admin2'>> {
+export async function place(repos: Repositories, exact: LatLon | null, sensitive: boolean): Promise<Pick<Incident, 'location' | 'searchPoint' | 'publicPoint' | 'admin1' | 'admin2'>> {
   if (!exact) return { location: null, searchPoint: null, publicPoint: null, admin1: null, admin2: null }
   const { admin1, admin2, generalised } = await locateAdminAreas(repos, exact)
   const publicPoint = generalised ? { lat: generalised.lat, lon: generalised.lon, areaPcode: generalised.areaPcode } : null
@@ -113,6 +113,7 @@ export async function createIncident(repos: Repositories, actor: Actor, input: I
   const userId = userOf(actor)
   const errors: FieldError[] = []
   checkEventType(input.eventType, input.subEventType, errors)
+  checkOccurredAt(input.occurredAt, errors)
   checkCounts(input.counts ?? {}, errors)
   await checkActors(repos, input.actors, errors)
   const observationIds = [...new Set(input.observationIds ?? [])]
@@ -203,6 +204,7 @@ export async function updateIncident(repos: Repositories, actor: Actor, id: stri
   const subEventType = patch.subEventType ?? before.subEventType
   if (patch.eventType !== undefined || patch.subEventType !== undefined) checkEventType(eventType, subEventType, errors)
   if (patch.counts) checkCounts(patch.counts, errors)
+  if (patch.occurredAt !== undefined) checkOccurredAt(patch.occurredAt, errors)
   if (patch.actors) await checkActors(repos, patch.actors, errors)
   throwIfErrors(errors)
 

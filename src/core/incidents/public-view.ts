@@ -62,7 +62,7 @@ export async function outwardIncidents(repos: Repositories, incidents: Incident[
       placeName: i.placeName,
       admin1: i.admin1?.name ?? null,
       admin2: i.admin2?.name ?? null,
-      location: i.publicPoint ? { lat: i.publicPoint.lat, lon: i.publicPoint.lon } : null,
+      location: i.publicPoint ? { lat: roundDegrees(i.publicPoint.lat), lon: roundDegrees(i.publicPoint.lon) } : null,
       geoPrecision: i.geoPrecision,
       counts: i.counts,
       narrative: i.narrative,
@@ -73,6 +73,11 @@ export async function outwardIncidents(repos: Repositories, incidents: Incident[
     })
   }
   return out
+}
+
+/** Five decimals (about a metre): an area's point needs no more, and float noise (12.950000000000076) goes. */
+function roundDegrees(value: number): number {
+  return Math.round(value * 1e5) / 1e5
 }
 
 /** The media of the observations whose people all agreed to `use`, each once, in linking order. */

@@ -15,6 +15,12 @@ export interface BlobStore {
   readonly caps: { signedUrls: boolean }
   /** Stores the body under its hash; durable before it resolves. Refuses a body whose hash is not `key`. */
   put(key: Sha256, body: AsyncIterable<Uint8Array>): Promise<void>
+  /**
+   * Stores a body whose hash is not known in advance (ciphertext with a random nonce) under the hash it turns
+   * out to have, in one pass: durable before it resolves, like `put`. `check` runs once the body is written
+   * and before it is named; if it throws, the body is discarded and the error passed on.
+   */
+  putByContent(body: AsyncIterable<Uint8Array>, check?: () => void | Promise<void>): Promise<{ key: Sha256; size: number }>
   get(key: Sha256, range?: ByteRange): Promise<AsyncIterable<Uint8Array>>
   has(key: Sha256): Promise<boolean>
   size(key: Sha256): Promise<number | null>

@@ -3,6 +3,9 @@ import type { ConsentSummary, Observation, ObservationQuery, SealedRestricted } 
 import type { AreaLevel } from '../geo/admin-boundaries.ts'
 import type { InterCode } from '../register/acled.ts'
 import type { CustodyLogRepository } from '../custody/custody-log-repository.ts'
+import type { MediaItemRepository } from '../evidence/media-item.ts'
+import type { DeviceRepository } from '../evidence/device.ts'
+import type { CaptureRepository } from '../evidence/capture.ts'
 import type { BackingObservation, EditLock, Incident, IncidentComment, IncidentQuery, IncidentVersion } from '../incidents/incident.ts'
 
 /** What the core needs from the database, in its own words. src/db implements it once for SQLite and PostgreSQL. */
@@ -22,6 +25,9 @@ export interface Repositories {
   meta: MetaRepository
   custodyLog: CustodyLogRepository
   mediaHashes: MediaHashRepository
+  devices: DeviceRepository
+  captures: CaptureRepository
+  mediaItems: MediaItemRepository
 }
 
 /** Transactions: everything `fn` does through `repos` commits together or not at all. */
@@ -316,6 +322,10 @@ export interface IncidentRepository {
   byId(id: string): Promise<Incident | null>
   /** Replaces the incident's content if its stored version is still `expectedVersion` (compare and set); false otherwise. */
   update(incident: Incident, expectedVersion: number): Promise<boolean>
+  /** Rewrites where the incident is placed (search point, generalised point, admin areas) if still at `version`; no new version. */
+  updatePlacement(incident: Incident, version: number): Promise<boolean>
+  /** Incidents in id order after `afterId` (null: from the first), at most `limit`. */
+  pageById(afterId: string | null, limit: number): Promise<Incident[]>
   /** Sets the edit lock if the stored one is still `expected` (compare and set); false otherwise. */
   setLock(id: string, lock: EditLock | null, expected: EditLock | null): Promise<boolean>
   linkObservations(incidentId: string, observationIds: string[]): Promise<void>
@@ -347,6 +357,8 @@ export interface MediaHashRepository {
   /** Replaces every hash of the media item with these frames (index = position), in one go. */
   replace(mediaSha256: string, frames: { frameMs: number | null; hash: string; quality: number }[], at: number): Promise<void>
   forMedia(mediaSha256: string): Promise<StoredMediaHash[]>
+  /** Every hash stored at or after `at` (replace() stamps all of an item's frames with one time), oldest first. */
+  createdSince(at: number): Promise<StoredMediaHash[]>
   /** Removes the media item's hashes; returns how many there were. */
   remove(mediaSha256: string): Promise<number>
   /** Keyset pages in (mediaSha256, frameIndex) order: `limit` rows after `after` (the last row of the previous page). */

@@ -14,6 +14,11 @@ export interface DialectAdapter {
   /** Runs fn on a consistent read-only snapshot (backups). */
   readSnapshot<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>
   isUniqueViolation(err: unknown): boolean
+  /**
+   * SQLite only: start `count` reader threads that run plain SELECTs issued outside a transaction in parallel
+   * with the main thread (src/db/dialect/sqlite-readers.ts). Call after migrating.
+   */
+  startReaders?(count: number): void
   /** Where the data lives, without secrets, for logs. */
   describe(): string
   close(): Promise<void>

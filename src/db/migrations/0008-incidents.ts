@@ -6,7 +6,7 @@ import type { DialectName } from '../dialect/dialect-adapter.ts'
  * their version history and comments; and the consent summary observations keep beside their sealed part.
  *
  * Search (src/db/repositories/incident-search.ts) drives each list from the index that narrows it most:
- * - words: SQLite FTS5 (external content over incidents, kept by triggers) or a PostgreSQL GIN index on the
+ * - words: SQLite FTS5 (contentless, keyed by search_key, kept by triggers) or a PostgreSQL GIN index on the
  *   'simple' tsvector of narrative and place name (an expression index, not a stored column: dumps then
  *   carry no derived data);
  * - a party: incident_actors carries each incident's time and search point, so its index answers
@@ -34,6 +34,7 @@ export async function up(db: Kysely<any>, dialect: DialectName): Promise<void> {
     .addColumn('actors', 'text', (c) => c.notNull())
     .addColumn('civilian_targeting', 'integer', (c) => c.notNull())
     .addColumn('occurred_at', 'bigint', (c) => c.notNull())
+    .addColumn('search_key', 'bigint', (c) => c.notNull().unique())
     .addColumn('time_precision', 'integer', (c) => c.notNull())
     .addColumn('lat', 'double precision')
     .addColumn('lon', 'double precision')
@@ -129,19 +130,20 @@ export async function up(db: Kysely<any>, dialect: DialectName): Promise<void> {
       ${add('new')} where new.lat is not null and new.lon is not null;
     end`.execute(db)
 
-    // External content: the words are indexed, the text stays in incidents. Its rowid is the table's implicit
-    // one, which only VACUUM renumbers: after a VACUUM, run `insert into incidents_fts(incidents_fts) values('rebuild')`.
-    // unicode61 with diacritics removed, so "Bénin" finds "Benin"; restricted fields are never indexed.
-    await sql`create virtual table incidents_fts using fts5(narrative, place_name, content='incidents', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')`.execute(db)
+    // Contentless (the text stays in incidents), its rowid the incident's search_key: a key in time order
+    // (src/db/repositories/incident-search-key.ts), so a search walks matches newest first and stops at a
+    // page instead of sorting every match. unicode61 with diacritics removed, so "Bénin" finds "Benin";
+    // restricted fields are never indexed. contentless_delete lets a row leave the index by rowid alone.
+    await sql`create virtual table incidents_fts using fts5(narrative, place_name, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2')`.execute(db)
     await sql`create trigger incidents_fts_insert after insert on incidents begin
-      insert into incidents_fts (rowid, narrative, place_name) values (new.rowid, new.narrative, new.place_name);
+      insert into incidents_fts (rowid, narrative, place_name) values (new.search_key, new.narrative, new.place_name);
     end`.execute(db)
     await sql`create trigger incidents_fts_delete after delete on incidents begin
-      insert into incidents_fts (incidents_fts, rowid, narrative, place_name) values ('delete', old.rowid, old.narrative, old.place_name);
+      delete from incidents_fts where rowid = old.search_key;
     end`.execute(db)
-    await sql`create trigger incidents_fts_update after update of narrative, place_name on incidents begin
-      insert into incidents_fts (incidents_fts, rowid, narrative, place_name) values ('delete', old.rowid, old.narrative, old.place_name);
-      insert into incidents_fts (rowid, narrative, place_name) values (new.rowid, new.narrative, new.place_name);
+    await sql`create trigger incidents_fts_update after update of narrative, place_name, search_key on incidents begin
+      delete from incidents_fts where rowid = old.search_key;
+      insert into incidents_fts (rowid, narrative, place_name) values (new.search_key, new.narrative, new.place_name);
     end`.execute(db)
   } else {
     await sql`create index incidents_place_gist on incidents using gist (point(lon, lat)) include (occurred_at, id, lat, lon)`.execute(db)

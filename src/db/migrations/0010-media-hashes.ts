@@ -18,4 +18,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('media_hashes_pk', ['media_sha256', 'frame_index'])
     .execute()
+  // What a server's in-memory index reads to catch up with hashes other processes (`louder worker`) stored.
+  await db.schema.createIndex('media_hashes_created').on('media_hashes').column('created_at').execute()
 }

@@ -2,6 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { IncidentQuery } from '../../core/incidents/incident.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
 import { candidateBoxes, rtreeRange } from './place-time.ts'
+import { firstKeyFrom, lastKeyUntil, secondOf, secondOfKey } from './incident-search-key.ts'
 import type { Database, IncidentsTable } from '../schema.ts'
 
 /**
@@ -25,11 +26,7 @@ export async function listIncidentRows(db: Kysely<Database>, dialect: DialectNam
     const words = searchWords(q.text)
     // Nothing searchable (only punctuation or spaces) matches nothing, on both databases alike.
     if (words.length === 0) return []
-    if (dialect === 'sqlite') {
-      const match = words.map((w) => `"${w.replaceAll('"', '""')}"`).join(' ')
-      return run(db, sql`select i.* from incidents i where i.rowid in (select rowid from incidents_fts where incidents_fts match ${match})
-        and ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${limit}`)
-    }
+    if (dialect === 'sqlite') return wordsNewestFirstSqlite(db, q, words.map((w) => `"${w.replaceAll('"', '""')}"`).join(' '))
     // `occurred_at + 0`: the matches come from the GIN index and are sorted, never found by walking the time
     // index newest first and testing every row (fast for a common word, a full scan for a rare one).
     return run(db, sql`select i.* from incidents i where to_tsvector('simple', louder_fold(i.narrative || ' ' || i.place_name)) @@ plainto_tsquery('simple', louder_fold(${words.join(' ')}))
@@ -50,6 +47,38 @@ export async function listIncidentRows(db: Kysely<Database>, dialect: DialectNam
   }
   const index = dialect === 'sqlite' ? sql`indexed by incidents_time_place` : sql``
   return run(db, sql`select i.* from incidents i ${index} where ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${limit}`)
+}
+
+/**
+ * Words on SQLite: the full-text index's rowids are search keys in time order (incident-search-key.ts), so
+ * matches come newest first, in chunks that grow, and the other filters apply to each chunk's rows. It stops
+ * once a page has passed and every second the page reaches has been read whole (keys order seconds, not the
+ * incidents within one), then sorts exactly. A common word costs a chunk or two; a rare one, its few matches.
+ */
+async function wordsNewestFirstSqlite(db: Kysely<Database>, q: IncidentQuery, match: string): Promise<IncidentsTable[]> {
+  const limit = q.limit + 1
+  const lo = q.from === undefined ? null : firstKeyFrom(q.from)
+  const bounds = [q.to === undefined ? null : lastKeyUntil(q.to - 1), q.after ? lastKeyUntil(q.after.occurredAt) : null].filter((b) => b !== null)
+  let hi: number | null = bounds.length ? Math.min(...bounds) : null
+  const found: IncidentsTable[] = []
+  for (let chunk = 128; ; chunk = Math.min(chunk * 4, 8192)) {
+    const { rows } = await sql<{ rowid: number }>`select rowid from incidents_fts where incidents_fts match ${match}
+      ${hi === null ? sql`` : sql`and rowid <= ${hi}`} ${lo === null ? sql`` : sql`and rowid >= ${lo}`} order by rowid desc limit ${chunk}`.execute(db)
+    const keys = rows.map((r) => Number(r.rowid))
+    if (keys.length) found.push(...(await run(db, sql`select i.* from incidents i where i.search_key in (${sql.join(keys)}) and ${exactFilter(q)}`)))
+    if (keys.length < chunk) break
+    hi = keys[keys.length - 1]! - 1
+    if (found.length >= limit) {
+      found.sort(newestFirst)
+      // Whatever is left has keys ≤ hi: a second no later than hi's, which cannot outrank a page that ends later.
+      if (secondOfKey(hi) < secondOf(Number(found[limit - 1]!.occurred_at))) break
+    }
+  }
+  return found.sort(newestFirst).slice(0, limit)
+}
+
+function newestFirst(a: IncidentsTable, b: IncidentsTable): number {
+  return Number(b.occurred_at) - Number(a.occurred_at) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
 }
 
 /** The words of a search, as both databases' tokenizers would split them (letters, digits, joiners), capped. */

@@ -5,6 +5,7 @@ import type { IncidentRepository } from '../../core/ports/repositories.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
 import type { Database, IncidentActorsTable, IncidentsTable } from '../schema.ts'
 import { listIncidentRows } from './incident-search.ts'
+import { allocateSearchKeys, secondOf } from './incident-search-key.ts'
 
 // Parameter limits (SQLite 32766, PostgreSQL 65535) cap one statement at a few hundred incident rows.
 const INSERT_CHUNK = 500
@@ -35,14 +36,17 @@ export function incidentRepository(db: Kysely<Database>, dialect: DialectName): 
 
   return {
     async insert(incident) {
-      await db.insertInto('incidents').values(toRow(incident)).execute()
+      const [key] = await allocateSearchKeys(db, dialect, [incident.occurredAt])
+      await db.insertInto('incidents').values(toRow(incident, key!)).execute()
       await db.insertInto('incident_actors').values(actorRows(incident)).execute()
       await insertLinks(incident.id, incident.observationIds, 0)
     },
     async insertMany(incidents) {
+      const keys = await allocateSearchKeys(db, dialect, incidents.map((i) => i.occurredAt))
+      const rows = incidents.map((inc, k) => toRow(inc, keys[k]!))
       if (dialect === 'postgres') {
-        // One statement per table: columns as arrays, unnested by the server (VALUES would need 38 parameters a row).
-        await unnestInsert(db, 'incidents', INCIDENT_COLUMN_TYPES, incidents.map(toRow))
+        // One statement per table: columns as arrays, unnested by the server (VALUES would need 39 parameters a row).
+        await unnestInsert(db, 'incidents', INCIDENT_COLUMN_TYPES, rows)
         await unnestInsert(db, 'incident_actors', ACTOR_COLUMN_TYPES, incidents.flatMap(actorRows))
         const links = incidents.flatMap((inc) => inc.observationIds.map((observation_id, position) => ({ incident_id: inc.id, observation_id, position })))
         if (links.length) await db.insertInto('incident_observations').values(links).execute()
@@ -50,7 +54,7 @@ export function incidentRepository(db: Kysely<Database>, dialect: DialectName): 
       }
       for (let i = 0; i < incidents.length; i += INSERT_CHUNK) {
         const chunk = incidents.slice(i, i + INSERT_CHUNK)
-        await db.insertInto('incidents').values(chunk.map(toRow)).execute()
+        await db.insertInto('incidents').values(rows.slice(i, i + INSERT_CHUNK)).execute()
         const actors = chunk.flatMap(actorRows)
         for (let j = 0; j < actors.length; j += 2000) await db.insertInto('incident_actors').values(actors.slice(j, j + 2000)).execute()
         const links = chunk.flatMap((inc) => inc.observationIds.map((observation_id, position) => ({ incident_id: inc.id, observation_id, position })))
@@ -62,13 +66,33 @@ export function incidentRepository(db: Kysely<Database>, dialect: DialectName): 
       return row ? (await withLinks([row]))[0]! : null
     },
     async update(incident, expectedVersion) {
-      const { id, lock_holder: _h, lock_expires_at: _e, created_at: _c, created_by: _b, ...content } = toRow(incident)
+      const stored = await db.selectFrom('incidents').select(['occurred_at', 'search_key']).where('id', '=', incident.id).executeTakeFirst()
+      if (!stored) return false
+      // The key changes only when the incident moves to another second (keys sort by second, not within one).
+      const key = secondOf(Number(stored.occurred_at)) === secondOf(incident.occurredAt) ? Number(stored.search_key) : (await allocateSearchKeys(db, dialect, [incident.occurredAt]))[0]!
+      const { id, lock_holder: _h, lock_expires_at: _e, created_at: _c, created_by: _b, ...content } = toRow(incident, key)
       const result = await db.updateTable('incidents').set(content).where('id', '=', id).where('version', '=', expectedVersion).executeTakeFirst()
       if (Number(result.numUpdatedRows) === 0) return false
       // The party index carries time and point: rewrite the incident's entries with the row.
       await db.deleteFrom('incident_actors').where('incident_id', '=', id).execute()
       await db.insertInto('incident_actors').values(actorRows(incident)).execute()
       return true
+    },
+    async updatePlacement(incident, version) {
+      const r = toRow(incident, 0)
+      const placement = {
+        lat: r.lat, lon: r.lon, public_lat: r.public_lat, public_lon: r.public_lon, public_area_pcode: r.public_area_pcode,
+        admin1_pcode: r.admin1_pcode, admin1_name: r.admin1_name, admin2_pcode: r.admin2_pcode, admin2_name: r.admin2_name,
+      }
+      const result = await db.updateTable('incidents').set(placement).where('id', '=', incident.id).where('version', '=', version).executeTakeFirst()
+      if (Number(result.numUpdatedRows) === 0) return false
+      await db.updateTable('incident_actors').set({ lat: r.lat, lon: r.lon }).where('incident_id', '=', incident.id).execute()
+      return true
+    },
+    async pageById(afterId, limit) {
+      let q = db.selectFrom('incidents').selectAll()
+      if (afterId !== null) q = q.where('id', '>', afterId)
+      return withLinks(await q.orderBy('id').limit(limit).execute())
     },
     async setLock(id, lock, expected) {
       let q = db
@@ -151,7 +175,7 @@ export function incidentRepository(db: Kysely<Database>, dialect: DialectName): 
 /** PostgreSQL array types of each column, for unnest. */
 const INCIDENT_COLUMN_TYPES: Record<keyof IncidentsTable, string> = {
   id: 'text', version: 'int4', status: 'text', status_reason: 'text', event_type: 'text', sub_event_type: 'text', actors: 'text',
-  civilian_targeting: 'int4', occurred_at: 'int8', time_precision: 'int4', lat: 'float8', lon: 'float8', public_lat: 'float8',
+  civilian_targeting: 'int4', occurred_at: 'int8', search_key: 'int8', time_precision: 'int4', lat: 'float8', lon: 'float8', public_lat: 'float8',
   public_lon: 'float8', public_area_pcode: 'text', place_name: 'text', admin1_pcode: 'text', admin1_name: 'text', admin2_pcode: 'text',
   admin2_name: 'text', geo_precision: 'int4', sensitive: 'int4', counts: 'text', narrative: 'text', languages: 'text', sources: 'text',
   restricted: 'text', data_key_id: 'text', created_by: 'text', created_at: 'int8', updated_by: 'text', updated_at: 'int8',
@@ -172,9 +196,11 @@ function actorRows(i: Incident): IncidentActorsTable[] {
   return i.actors.flatMap((a) => [{ ...common, party_id: a.partyId, associated_with: null }, ...a.associated.map((p) => ({ ...common, party_id: p, associated_with: a.partyId }))])
 }
 
-function toRow(i: Incident): IncidentsTable {
+/** The row of an incident; `searchKey` comes from allocateSearchKeys (placement-only writes ignore it). */
+function toRow(i: Incident, searchKey: number): IncidentsTable {
   return {
     id: i.id,
+    search_key: searchKey,
     version: i.version,
     status: i.status,
     status_reason: i.statusReason,

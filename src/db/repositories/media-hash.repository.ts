@@ -16,6 +16,10 @@ export function mediaHashRepository(db: Kysely<Database>): MediaHashRepository {
       const rows = await db.selectFrom('media_hashes').selectAll().where('media_sha256', '=', mediaSha256).orderBy('frame_index').execute()
       return rows.map(fromRow)
     },
+    async createdSince(at) {
+      const rows = await db.selectFrom('media_hashes').selectAll().where('created_at', '>=', at).orderBy('created_at').orderBy('media_sha256').orderBy('frame_index').execute()
+      return rows.map(fromRow)
+    },
     async remove(mediaSha256) {
       const res = await db.deleteFrom('media_hashes').where('media_sha256', '=', mediaSha256).executeTakeFirst()
       return Number(res.numDeletedRows)

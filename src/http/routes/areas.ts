@@ -131,12 +131,16 @@ export function registerAreaRoutes(app: FastifyInstance, ctx: AppContext): void 
         response: { 200: ImportResult, ...problemResponses(400, 401, 403, 409, 413, 415, 422) },
       },
     },
-    async (req, reply) =>
-      idempotentWrite(deps, req, reply, 200, async (repos) => {
+    async (req, reply) => {
+      const counts = await idempotentWrite(deps, req, reply, 200, async (repos) => {
         const source = req.query.source ?? 'api upload'
         const counts = await importAreas(repos, req.body, { level: req.query.level as Area['level'] | undefined, source, fieldBase: '/body' })
         req.auditExtra = { detail: { source, ...counts } }
         return counts
-      }),
+      })
+      // Incidents already placed follow the new boundaries, in the background.
+      await ctx.jobs.enqueue('register.relocate-incidents', { afterId: null })
+      return counts
+    },
   )
 }

@@ -3,10 +3,15 @@ import type { AppContext } from '../../app-context.ts'
 import { registerAreaRoutes } from './areas.ts'
 import { registerAuditRoutes } from './audit.ts'
 import { registerAuthRoutes } from './auth.ts'
+import { registerCaptureRoutes } from './captures.ts'
+import { registerDeviceRoutes } from './devices.ts'
 import { registerHealthRoutes } from './health.ts'
 import { registerIncidentRoutes } from './incidents.ts'
 import { registerJobRoutes } from './jobs.ts'
+import { registerMatchRoutes } from './match.ts'
+import { registerExportRoutes } from './exports.ts'
 import { registerLogRoutes } from './log.ts'
+import { registerMediaRoutes } from './media.ts'
 import { registerObservationRoutes } from './observations.ts'
 import { registerOrgRoutes } from './orgs.ts'
 import { registerPartyRoutes } from './parties.ts'
@@ -30,5 +35,10 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerIncidentRoutes(app, ctx)
   registerPublicIncidentRoutes(app, ctx)
   registerJobRoutes(app, ctx)
+  registerMatchRoutes(app, ctx)
   registerLogRoutes(app, ctx)
+  registerDeviceRoutes(app, ctx)
+  registerCaptureRoutes(app, ctx)
+  registerMediaRoutes(app, ctx)
+  registerExportRoutes(app, ctx)
 }

@@ -1,0 +1,181 @@
+/**
+ * Sealing an item into the locker: the one use case the CLI, the HTTP route and (later) field sync call.
+ *
+ * The bytes stream once: hashed (SHA-256 of the original), sniffed, encrypted with a data key of the item's
+ * own (STREAM construction) and written to the blob store (temp → fsync → rename → fsync dir) before the
+ * database hears of them, so nothing acknowledged can name bytes that are not durable. Then one transaction
+ * inserts the item and appends its `media.received` custody event: both or neither. The same bytes again give
+ * the existing item and no second event, also when two ingests race (the loser hits the primary key).
+ */
+import { createHash } from 'node:crypto'
+import { type Actor, actorKey } from '../access/actor.ts'
+import { appendCustodyEvent } from '../custody/custody-log.ts'
+import type { CustodyEvent } from '../custody/custody-event.ts'
+import { LouderError, RuleError } from '../errors.ts'
+import type { BlobStore } from '../ports/blob-store.ts'
+import type { Repositories, Store } from '../ports/repositories.ts'
+import { toRfc3339 } from '../time.ts'
+import { captureFor } from './capture.service.ts'
+import type { MediaItem, MediaItemKind, Sha256, StreamSealer } from './media-item.ts'
+import { SNIFF_BYTES, sniffMediaType } from './media-sniff.ts'
+
+export interface IngestDeps {
+  store: Store
+  blobs: BlobStore
+  sealer: StreamSealer
+  isUniqueViolation(err: unknown): boolean
+}
+
+export interface IngestInput {
+  body: AsyncIterable<Uint8Array>
+  /** The hash the caller (or a registered capture record) says the bytes have: anything else is refused. */
+  expectedSha256?: Sha256 | null
+  /** The byte length a capture record declared, checked like the hash. */
+  expectedByteLength?: number | null
+  incidentId?: string | null
+  /** Bytes beyond this are refused while they stream (small-file HTTP uploads). */
+  maxBytes?: number
+  /** Derivatives: the parent and the derivation record (logged as `derivative.created`). */
+  derivative?: { parentSha256: Sha256; operations: string[]; record: string }
+}
+
+export interface IngestOptions {
+  /** Runs inside the write transaction of a new item (the HTTP route's audit record). */
+  inTransaction?: (repos: Repositories, item: MediaItem) => Promise<void>
+  now?: () => number
+}
+
+export interface IngestResult {
+  item: MediaItem
+  /** `existing`: the locker already held these bytes; nothing was written or logged. */
+  status: 'new' | 'existing'
+}
+
+/** The bytes do not hash to what the caller or a capture record declared. Nothing was kept. */
+export class MediaHashMismatchError extends RuleError {
+  constructor(expected: string, actual: string, what = 'SHA-256') {
+    super('hash_mismatch', `The bytes received have ${what} ${actual}, not the declared ${expected}; they were not kept.`)
+  }
+}
+
+export class MediaTooLargeError extends LouderError {
+  constructor(limit: number) {
+    super('body_too_large', `The media is larger than the ${limit} bytes this way of sending accepts.`)
+  }
+}
+
+/** Thrown inside the blob store's check to discard a second copy of bytes the locker already holds. */
+class AlreadyHeld extends Error {
+  readonly item: MediaItem
+  constructor(item: MediaItem) {
+    super('already held')
+    this.item = item
+  }
+}
+
+export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestInput, options: IngestOptions = {}): Promise<IngestResult> {
+  const now = options.now ?? Date.now
+  // Reserved outside the transaction: on SQLite the transaction holds the only connection.
+  const dataKeyId = await deps.sealer.reserveDataKey()
+  const tap = hashingTap(input.body, input.maxBytes)
+
+  let blob: { key: string; size: number }
+  try {
+    blob = await deps.blobs.putByContent(deps.sealer.encryptStream(dataKeyId, tap.body), async () => {
+      // The whole body has been read here: refuse a mismatch before the ciphertext is named, so it leaves no trace.
+      const sha256 = tap.sha256()
+      if (input.expectedSha256 && input.expectedSha256 !== sha256) throw new MediaHashMismatchError(input.expectedSha256, sha256)
+      if (input.expectedByteLength != null && input.expectedByteLength !== tap.byteLength()) throw new MediaHashMismatchError(String(input.expectedByteLength), String(tap.byteLength()), 'byte length')
+      // Hash first: a capture logged earlier for these bytes fixes their length too.
+      const capture = await captureFor(deps.store.repos, sha256)
+      if (capture && capture.byteLength !== tap.byteLength()) throw new MediaHashMismatchError(String(capture.byteLength), String(tap.byteLength()), 'byte length')
+      const held = await deps.store.repos.mediaItems.bySha256(sha256)
+      if (held) throw new AlreadyHeld(held)
+    })
+  } catch (err) {
+    if (err instanceof AlreadyHeld) return { item: err.item, status: 'existing' }
+    throw err
+  }
+
+  const receivedAt = now()
+  const item: MediaItem = {
+    sha256: tap.sha256(),
+    mediaType: sniffMediaType(tap.head()),
+    byteLength: tap.byteLength(),
+    blobKey: blob.key,
+    dataKeyId,
+    kind: (input.derivative ? 'derivative' : 'original') satisfies MediaItemKind,
+    parentSha256: input.derivative?.parentSha256 ?? null,
+    incidentId: input.incidentId ?? null,
+    receivedAt,
+    receivedBy: actorKey(actor),
+    sealedMetadata: null,
+    metadataStatus: 'pending',
+    metadataError: null,
+    pixelWidth: null,
+    pixelHeight: null,
+    durationMs: null,
+    derivation: input.derivative?.record ?? null,
+  }
+
+  try {
+    return await deps.store.transaction(async (repos) => {
+      // On SQLite the write lock is held already (BEGIN IMMEDIATE), so this read settles a race; on PostgreSQL
+      // the loser of a race gets past it and meets the primary key below instead.
+      const held = await repos.mediaItems.bySha256(item.sha256)
+      if (held) return { item: held, status: 'existing' as const }
+      await repos.mediaItems.insert(item)
+      await logAbout(repos, item.sha256, receivedEvent(item), receivedAt)
+      if (input.derivative)
+        await logAbout(repos, item.sha256, { v: 1, type: 'derivative.created', at: toRfc3339(receivedAt), actor: item.receivedBy, sha256: item.sha256, parentSha256: input.derivative.parentSha256, operations: input.derivative.operations }, receivedAt, input.derivative.parentSha256)
+      await repos.mediaItems.queueProcessing(item.sha256, item.mediaType)
+      await options.inTransaction?.(repos, item)
+      return { item, status: 'new' as const }
+    })
+  } catch (err) {
+    if (!deps.isUniqueViolation(err)) throw err
+    // Another ingest of the same bytes committed first: theirs is the item, and the one event.
+    const held = await deps.store.repos.mediaItems.bySha256(item.sha256)
+    if (!held) throw err
+    return { item: held, status: 'existing' }
+  }
+}
+
+function receivedEvent(item: MediaItem): CustodyEvent {
+  const at = toRfc3339(item.receivedAt)
+  return { v: 1, type: 'media.received', at, actor: item.receivedBy, sha256: item.sha256, byteLength: item.byteLength, mediaType: item.mediaType, receivedAt: at }
+}
+
+/** Appends an event and links it to the items it concerns, in the caller's transaction. */
+export async function logAbout(repos: Repositories, sha256: Sha256, event: CustodyEvent, now: number, also?: Sha256): Promise<{ index: number; leafHash: string }> {
+  const entry = await appendCustodyEvent(repos, event, now)
+  await repos.mediaItems.linkCustodyEvent(sha256, entry.index)
+  if (also) await repos.mediaItems.linkCustodyEvent(also, entry.index)
+  return entry
+}
+
+/**
+ * Passes a body through while hashing it, counting it, keeping its first bytes for sniffing and refusing it
+ * past `maxBytes`. Nothing but the head is kept: a file of any size streams in constant memory.
+ */
+function hashingTap(source: AsyncIterable<Uint8Array>, maxBytes = Number.POSITIVE_INFINITY) {
+  const hash = createHash('sha256')
+  let length = 0
+  let head = Buffer.alloc(0)
+  let digest: string | null = null
+  async function* body(): AsyncGenerator<Uint8Array> {
+    for await (const piece of source) {
+      length += piece.byteLength
+      if (length > maxBytes) throw new MediaTooLargeError(maxBytes)
+      hash.update(piece)
+      if (head.length < SNIFF_BYTES) head = Buffer.concat([head, Buffer.from(piece.subarray(0, SNIFF_BYTES - head.length))])
+      yield piece
+    }
+  }
+  return {
+    body: body(),
+    sha256: () => (digest ??= hash.digest('hex')),
+    byteLength: () => length,
+    head: () => head,
+  }
+}
