@@ -159,6 +159,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         ['-2+3, with "quotes"\r\nand a line break', '-1'],
       ]
       for (const [reason, id] of hostile) expectProblem(await get(`/api/v1/users/${encodeURIComponent(id!)}`, api.token.researcher, { 'louder-reason': reason!.replace(/\r\n/g, ' ') }), 403)
+      // Refusals are recorded by the hook that runs after the answer is sent: wait until all three are in.
+      for (let i = 0; i < 100 && (await api.ctx.store.repos.audit.list({ limit: 10, resourceType: 'user', outcome: 'denied' })).length < 3; i++) await new Promise((r) => setTimeout(r, 20))
 
       const res = await get(`${EXPORT}?format=csv&resourceType=user&outcome=denied`)
       expect(res.statusCode).toBe(200)

@@ -87,6 +87,24 @@ describe('court export and verification', () => {
     expect(failure.stdout).toContain(`data/originals/${cc.plain}: digest: sha256 is`)
   })
 
+  it('louder timestamp stamps a checkpoint that later bags carry, with a consistency proof to their own', async () => {
+    const louder = join(import.meta.dirname, '..', '..', 'bin', 'louder')
+    const ca = join(dir, 'tsa-ca.pem')
+    writeFileSync(ca, tsa.caPem)
+    // Asynchronously: the test TSA answers from this very process.
+    const { promisify } = await import('node:util')
+    const { execFile } = await import('node:child_process')
+    const { stdout: out } = await promisify(execFile)(louder, ['timestamp', '--data', cc.api.ctx.config.dataDir, '--tsa', tsa.url, '--tsa-ca', ca], { encoding: 'utf8' })
+    const size = Number(/checkpoint of (\d+) entries: 1 of 1 timestamps kept/.exec(out)?.[1])
+    expect(size).toBeGreaterThan(0)
+    const later = join(dir, 'after-cron')
+    await exportCaseBag(await cc.deps(), LEGAL, NO_ORIGIN, { incidents: [cc.incidentId], out: later })
+    const manifest = JSON.parse(readFileSync(join(later, 'data/louder.json'), 'utf8'))
+    expect(manifest.checkpoints).toContain(size)
+    expect(manifest.timestamps.some((t: { size: number }) => t.size === size)).toBe(true)
+    expect(formatProblems((await verifyBag(later)).problems)).toEqual([])
+  })
+
   it('verify.mjs agrees with the conformance cases and says when Louder proofs are absent', () => {
     const suite = join(import.meta.dirname, '..', 'fixtures', 'bagit-conformance')
     const run = (bagDir: string) => {

@@ -107,6 +107,23 @@ describe('tampering, as received: BagIt names the file', () => {
     expect(verifyMjs(bag).code).toBe(0)
   })
 
+  it('verify.mjs without openssl says the timestamps were not checked, rather than passing them silently', () => {
+    const out = execFileSync(process.execPath, [join(bag, 'data/verify.mjs')], { encoding: 'utf8', env: { PATH: '/nonexistent' } })
+    expect(out).toMatch(/timestamp not checked \(needs openssl\)/)
+    // The message imprint is still checked without openssl: damage it.
+    const reply = TARGETS()['timestamp reply']
+    const size = /timestamps\/(\d+)\./.exec(reply)![1]!
+    const imprint = createHash('sha256').update(readFileSync(join(bag, `data/checkpoints/${size}.txt`))).digest()
+    const copy = damaged(reply, { rebag: true, at: readFileSync(join(bag, reply)).indexOf(imprint) + 5 })
+    let status = 0
+    try {
+      execFileSync(process.execPath, [join(copy, 'data/verify.mjs')], { encoding: 'utf8', env: { PATH: '/nonexistent' } })
+    } catch (err) {
+      status = (err as { status: number }).status
+    }
+    expect(status).toBe(1)
+  })
+
   it('fails a changed byte in each file and in the manifests, naming it', async () => {
     const targets = { ...TARGETS(), manifest: 'manifest-sha256.txt', 'tag manifest': 'tagmanifest-sha512.txt', 'bag info': 'bag-info.txt' }
     for (const [what, file] of Object.entries(targets)) {

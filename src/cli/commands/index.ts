@@ -9,6 +9,7 @@ import { registerServe } from './serve.ts'
 import { registerWorker } from './worker.ts'
 import { registerVerify } from './verify.ts'
 import { registerExport } from './export.ts'
+import { registerTimestamp } from './timestamp.ts'
 
 /** Every CLI command, in the order `louder --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -22,4 +23,5 @@ export function registerCommands(program: Command): void {
   registerIngest(program)
   registerExport(program)
   registerVerify(program)
+  registerTimestamp(program)
 }
