@@ -10,6 +10,7 @@ import { ingestMedia } from '../core/evidence/ingest.ts'
 import { createLogger } from '../log.ts'
 import { CLI_ACTOR, cliAuditEntry } from './cli-audit.ts'
 import { configFrom } from './config-options.ts'
+import { fileErrorReason } from './file-error.ts'
 
 interface IngestOptions {
   incident?: string
@@ -49,19 +50,11 @@ export async function ingestCommand(files: string[], opts: IngestOptions & Recor
         process.stdout.write(`${result.item.sha256} ${result.status} ${file}\n`)
       } catch (err) {
         failed = true
-        process.stderr.write(`louder: ${file}: ${reason(err)}\n`)
+        process.stderr.write(`louder: ${file}: ${fileErrorReason(err)}\n`)
       }
     }
   } finally {
     await ctx.close()
   }
   if (failed) process.exitCode = 1
-}
-
-function reason(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code
-  if (code === 'ENOENT') return 'no such file'
-  if (code === 'EISDIR') return 'is a directory'
-  if (code === 'EACCES') return 'permission denied'
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!
 }

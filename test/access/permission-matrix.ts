@@ -136,6 +136,8 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   'GET /api/v1/devices/{keyId}':         row(D,        A,    A,     D,         A,    D),
   'POST /api/v1/devices/{keyId}/approve': row(D,       A,    A,     D,         D,    D),
   'POST /api/v1/devices/{keyId}/revoke': row(D,        A,    A,     D,         D,    D),
+  // Field sync: the batch form of recording observations, logging captures and requesting device keys.
+  'POST /api/v1/sync/batch':             row(D,        A,    A,     A,         D,    D),
   'POST /api/v1/captures':               row(D,        A,    A,     A,         D,    D),
 
   // The evidence locker: whoever gathers material seals it and legal may ask whether it is held; originals

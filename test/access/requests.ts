@@ -61,6 +61,7 @@ export const BODIES: Record<string, (who: Identity) => unknown> = {
   'POST /api/v1/devices/{keyId}/revoke': () => ({ reason: 'matrix' }),
   // A well-formed signed record from a key the server does not know: past the schema, refused by the rule (409).
   'POST /api/v1/captures': () => signedCapture(newDevice()),
+  'POST /api/v1/sync/batch': () => ({ items: [{ kind: 'observation', idempotencyKey: `matrix-${uuidv7()}`, body: observationBody() }] }),
   // An incident that does not exist: past the schema and the policy, a 404 from the use case.
   'POST /api/v1/exports': () => ({ incidents: [uuidv7()] }),
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { fileErrorReason } from '../file-error.ts'
 
 /**
  * `louder hash FILE…`: the PDQ hash and quality of each image, and of each kept frame of each video (with its
@@ -23,17 +24,9 @@ export function registerHash(program: Command): void {
           process.stdout.write(lines.map((l) => `${l}\n`).join(''))
         } catch (err) {
           failed = true
-          process.stderr.write(`louder: ${file}: ${reason(err)}\n`)
+          process.stderr.write(`louder: ${file}: ${fileErrorReason(err)}\n`)
         }
       }
       if (failed) process.exitCode = 1
     })
-}
-
-function reason(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code
-  if (code === 'ENOENT') return 'no such file'
-  if (code === 'EISDIR') return 'is a directory'
-  if (code === 'EACCES') return 'permission denied'
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!
 }

@@ -98,6 +98,9 @@ export const POLICY = {
   'device.revoke': ['editor', 'admin'],
   'device.list': ['editor', 'admin', 'legal'],
   'capture.register': ['researcher', 'editor', 'admin'],
+  // Field sync: the batch form of observation.create, capture.register and device.request, so the same people;
+  // each item is authorised again as its own action.
+  'sync.batch': ['researcher', 'editor', 'admin'],
 
   // The evidence locker: whoever gathers material seals it; legal sees whether it is held too. Originals and
   // their extracted metadata (names, places, serial numbers) go to legal and admins only, each read logged;

@@ -1,7 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { IncidentQuery } from '../../core/incidents/incident.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
-import { candidateBoxes, rtreeRange } from './place-time.ts'
+import { candidateBoxes, rtreeProbe, rtreeRange } from './place-time.ts'
 import { firstKeyFrom, lastKeyUntil, secondOf, secondOfKey } from './incident-search-key.ts'
 import type { Database, IncidentsTable } from '../schema.ts'
 
@@ -93,11 +93,7 @@ async function run(db: Kysely<Database>, query: RawBuilder<IncidentsTable>): Pro
 async function listInBoxSqlite(db: Kysely<Database>, q: IncidentQuery): Promise<IncidentsTable[]> {
   const limit = q.limit + 1
   const boxes = candidateBoxes(q.bbox!)
-  const probe = await sql<{ n: number }>`select count(*) as n from (${sql.join(
-    boxes.map((b) => sql`select 1 from incidents_rtree where ${rtreeRange(b, q)}`),
-    sql` union all `,
-  )} limit ${SQLITE_PROBE_LIMIT + 1})`.execute(db)
-  if (Number(probe.rows[0]?.n) > SQLITE_PROBE_LIMIT)
+  if ((await rtreeProbe(db, 'incidents_rtree', boxes, q, SQLITE_PROBE_LIMIT)) > SQLITE_PROBE_LIMIT)
     return run(db, sql`select i.* from incidents i indexed by incidents_time_place where ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${limit}`)
   // Few candidates in the box and window: take them all from the tree, then apply every filter to their rows.
   return run(db, sql`select i.* from incidents i where i.id in (${sql.join(

@@ -2,7 +2,7 @@ import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { type ConsentSummary, type Observation, type ObservationQuery, type ObservationSource, summariseConsent } from '../../core/observations/observation.ts'
 import type { ObservationRepository } from '../../core/ports/repositories.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
-import { candidateBoxes, rtreeRange } from './place-time.ts'
+import { candidateBoxes, rtreeProbe, rtreeRange } from './place-time.ts'
 import type { Database, ObservationsTable } from '../schema.ts'
 
 /**
@@ -61,11 +61,7 @@ async function listInBoxSqlite(db: Kysely<Database>, q: ObservationQuery): Promi
   const limit = q.limit + 1
   const boxes = candidateBoxes(q.bbox!)
   // Two statements, not one with both paths gated on the probe: SQLite would run both.
-  const probe = await sql<{ n: number }>`select count(*) as n from (${sql.join(
-    boxes.map((b) => sql`select 1 from observations_rtree where ${rtreeRange(b, q)}`),
-    sql` union all `,
-  )} limit ${SQLITE_PROBE_LIMIT + 1})`.execute(db)
-  if (Number(probe.rows[0]?.n) > SQLITE_PROBE_LIMIT) {
+  if ((await rtreeProbe(db, 'observations_rtree', boxes, q, SQLITE_PROBE_LIMIT)) > SQLITE_PROBE_LIMIT) {
     const { rows } = await sql<ObservationsTable>`select * from observations indexed by observations_time_place
       where ${exactFilter(q)} order by occurred_at desc, id desc limit ${limit}`.execute(db)
     return rows

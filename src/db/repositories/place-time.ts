@@ -1,4 +1,4 @@
-import { type RawBuilder, sql } from 'kysely'
+import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { BBox } from '../../core/observations/observation.ts'
 
 /**
@@ -42,4 +42,16 @@ export function rtreeRange(b: LonLatBox, w: TimeWindow): RawBuilder<unknown> {
   if (w.to !== undefined) terms.push(sql`min_day <= ${w.to / DAY_MS}`)
   if (w.after) terms.push(sql`min_day <= ${w.after.occurredAt / DAY_MS}`)
   return sql.join(terms, sql` and `)
+}
+
+/**
+ * How many of an R*Tree's entries fall in the boxes and window, counting no further than `limit + 1`: the
+ * cheap probe that tells a dense question (walk the time index) from a sparse one (take the tree's candidates).
+ */
+export async function rtreeProbe(db: Kysely<any>, tree: 'observations_rtree' | 'incidents_rtree', boxes: LonLatBox[], w: TimeWindow, limit: number): Promise<number> {
+  const probe = await sql<{ n: number }>`select count(*) as n from (${sql.join(
+    boxes.map((b) => sql`select 1 from ${sql.table(tree)} where ${rtreeRange(b, w)}`),
+    sql` union all `,
+  )} limit ${limit + 1})`.execute(db)
+  return Number(probe.rows[0]?.n)
 }

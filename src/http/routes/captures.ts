@@ -10,7 +10,7 @@ const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256, l
 
 // The record is checked field by field in the core (parseCaptureRecord), the one place its rules live, so the
 // schema here only says it is an object; it is restricted as a whole (location, notes, collector).
-const CaptureBody = Strict({
+export const CaptureBody = Strict({
   record: Restricted(Type.Object({}, { additionalProperties: true, description: `a ${CAPTURE_SCHEMA} version 1 capture record; every field present (null when unknown), no others` })),
   signature: Type.String({ maxLength: 200, description: "base64 Ed25519 signature by the device's registered key over the record's RFC 8785 canonical JSON" }),
 })

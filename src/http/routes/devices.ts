@@ -10,7 +10,7 @@ import { IdempotencyHeaders, PageOf, PageQuery, problemResponses, Strict, Timest
 const PublicKey = Type.String({ minLength: 1, maxLength: 100, description: 'standard base64 of the raw 32-byte Ed25519 public key (what `louder device init` prints)' })
 // Loose here, exact in the use case: an unknown id is a 404 whatever its shape.
 const KeyIdParams = Strict({ keyId: Type.String({ minLength: 1, maxLength: 64, description: 'the device key id: first 16 bytes of SHA-256 of the raw public key, hex' }) })
-const RequestBody = Strict({ publicKey: PublicKey, name: Type.String({ minLength: 1, maxLength: MAX_DEVICE_NAME, description: 'what people call the device (“Amal’s phone”)' }) })
+export const DeviceRequestBody = Strict({ publicKey: PublicKey, name: Type.String({ minLength: 1, maxLength: MAX_DEVICE_NAME, description: 'what people call the device (“Amal’s phone”)' }) })
 const RevokeBody = Strict({ reason: Type.Union([Type.String({ maxLength: 1_000 }), Type.Null()], { description: 'why; recorded in the key.revoked custody event' }) })
 const ListQuery = Strict({ status: Type.Optional(Type.Union(DEVICE_STATUSES.map((s) => Type.Literal(s)))), ...PageQuery })
 
@@ -36,7 +36,7 @@ const DeviceSchema = Type.Object(
 
 const time = (ms: number | null) => (ms === null ? null : toRfc3339(ms))
 
-function presentDevice(d: Device): Static<typeof DeviceSchema> {
+export function presentDevice(d: Device): Static<typeof DeviceSchema> {
   return {
     keyId: d.keyId,
     publicKey: d.publicKey,
@@ -60,11 +60,11 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: AppContext): voi
   const tags = ['evidence']
   const security = [{ bearer: [] }]
 
-  app.post<{ Body: Static<typeof RequestBody> }>(
+  app.post<{ Body: Static<typeof DeviceRequestBody> }>(
     '/api/v1/devices',
     {
       config: { action: 'device.request' },
-      schema: { tags, summary: "Request registration of a device's key (idempotent per key)", security, headers: IdempotencyHeaders, body: RequestBody, response: { 202: DeviceSchema, ...problemResponses(400, 401, 403, 409, 413, 415, 422) } },
+      schema: { tags, summary: "Request registration of a device's key (idempotent per key)", security, headers: IdempotencyHeaders, body: DeviceRequestBody, response: { 202: DeviceSchema, ...problemResponses(400, 401, 403, 409, 413, 415, 422) } },
     },
     async (req, reply) =>
       idempotentWrite(deps, req, reply, 202, async (repos) => {

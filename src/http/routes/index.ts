@@ -17,6 +17,7 @@ import { registerOrgRoutes } from './orgs.ts'
 import { registerPartyRoutes } from './parties.ts'
 import { registerPublicIncidentRoutes } from './public-incidents.ts'
 import { registerSettingsRoutes } from './settings.ts'
+import { registerSyncRoutes } from './sync.ts'
 import { registerTokenRoutes } from './tokens.ts'
 import { registerUserRoutes } from './users.ts'
 
@@ -41,4 +42,5 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerCaptureRoutes(app, ctx)
   registerMediaRoutes(app, ctx)
   registerExportRoutes(app, ctx)
+  registerSyncRoutes(app, ctx)
 }

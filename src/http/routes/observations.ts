@@ -43,7 +43,7 @@ const RestrictedInput = Restricted(
   ),
 )
 
-const ObservationBody = Strict({
+export const ObservationBody = Strict({
   narrative: Type.String({ minLength: 1, maxLength: 20_000 }),
   occurredAt: Timestamp,
   location: Type.Optional(Type.Union([Location, Type.Null()])),
@@ -104,6 +104,20 @@ const ListQuery = Strict({
   ...PageQuery,
 })
 
+/** A validated body as the use case takes it; `at` is where the body sits in the request, for error pointers. */
+export function observationInput(b: Static<typeof ObservationBody>, at: string): NewObservation {
+  return {
+    narrative: b.narrative,
+    occurredAt: parseTimestamp(b.occurredAt, `${at}/occurredAt`),
+    location: b.location ?? null,
+    sources: b.sources,
+    urgent: b.urgent,
+    language: b.language,
+    media: b.media,
+    restricted: b.restricted,
+  }
+}
+
 /** The observation as everyone who may list it sees it: the restricted part only as a flag. */
 export function presentObservation(o: Observation): Static<typeof ObservationSchema> {
   return {
@@ -161,17 +175,7 @@ export function registerObservationRoutes(app: FastifyInstance, ctx: AppContext)
       },
     },
     async (req, reply) => {
-      const b = req.body
-      const input: NewObservation = {
-        narrative: b.narrative,
-        occurredAt: parseTimestamp(b.occurredAt, '/body/occurredAt'),
-        location: b.location ?? null,
-        sources: b.sources,
-        urgent: b.urgent,
-        language: b.language,
-        media: b.media,
-        restricted: b.restricted,
-      }
+      const input = observationInput(req.body, '/body')
       const restricted = hasRestrictedInput(input)
       // One data key per observation, made before the transaction (on SQLite it holds the only connection).
       const sealing = restricted ? { sealer: ctx.sealer, dataKeyId: await ctx.sealer.reserveDataKey() } : null
