@@ -2,7 +2,6 @@
  * Hostile media are evidence too: sealed as bytes, byte for byte, while no metadata, hashing or working-copy
  * step crashes, hangs or retries for ever. Each ends with a clear recorded error.
  */
-import { crc32 } from 'node:zlib'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemActor } from '../../src/core/access/actor.ts'
@@ -11,15 +10,8 @@ import { sniffMediaType } from '../../src/core/evidence/media-sniff.ts'
 import { call } from '../access/support.ts'
 import { startTestApi, type TestApi } from '../http/harness.ts'
 import { drainJobs, fieldPhotos, once, sha256 } from './support.ts'
+import { pngBomb } from '../support/hostile-media.ts'
 
-/** A valid 8×8 PNG whose header (CRC fixed up) claims 100,000 × 100,000 pixels. */
-async function pngBomb(): Promise<Buffer> {
-  const png = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#0a0' } }).png().toBuffer())
-  png.writeUInt32BE(100_000, 16)
-  png.writeUInt32BE(100_000, 20)
-  png.writeUInt32BE(crc32(png.subarray(12, 29)) >>> 0, 29)
-  return png
-}
 
 /** A small JPEG with an EXIF segment whose first IFD names itself as the next one: a parser that follows the chain loops. */
 async function loopingExif(): Promise<Buffer> {

@@ -3,12 +3,12 @@
  * a decompression bomb.
  */
 import { readFileSync } from 'node:fs'
-import { crc32 } from 'node:zlib'
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { hashMedia } from '../../src/core/matching/hash-media.ts'
 import { MediaError } from '../../src/core/matching/media-error.ts'
 import { decoder, fixture } from './fixtures.ts'
+import { pngBomb } from '../support/hostile-media.ts'
 
 async function refusal(input: Uint8Array, mediaType?: string): Promise<MediaError> {
   try {
@@ -20,14 +20,6 @@ async function refusal(input: Uint8Array, mediaType?: string): Promise<MediaErro
   throw new Error('expected hashMedia to refuse the input')
 }
 
-/** A valid 8×8 PNG whose header (IHDR, CRC fixed up) claims 100,000 × 100,000 pixels: 10 gigapixels. */
-async function pngBomb(): Promise<Buffer> {
-  const png = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: '#0a0' } }).png().toBuffer())
-  png.writeUInt32BE(100_000, 16)
-  png.writeUInt32BE(100_000, 20)
-  png.writeUInt32BE(crc32(png.subarray(12, 29)) >>> 0, 29)
-  return png
-}
 
 describe('hostile media', () => {
   const jpeg = readFileSync(fixture('bridge-1-original.jpg'))

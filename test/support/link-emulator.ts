@@ -14,6 +14,7 @@
  */
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
+import { prng } from '../../bench/api-dataset.ts'
 
 export interface DirectionOptions {
   /** Bytes per second; Infinity (the default) for no limit. */
@@ -336,7 +337,8 @@ export async function startLinkEmulator(options: LinkOptions): Promise<LinkEmula
   }
   if (options.stalls) {
     const { every, duration } = options.stalls
-    const random = mulberry32(options.stalls.seed ?? 1)
+    // Seeded: the same seed gives the same stalls, so a failing run can be replayed.
+    const random = prng(options.stalls.seed ?? 1)
     const next = () =>
       later(-Math.log(1 - random()) * every, () => {
         void stall(duration, 'resume')
@@ -367,18 +369,6 @@ export async function startLinkEmulator(options: LinkOptions): Promise<LinkEmula
       }
       await new Promise<void>((ok) => server.close(() => ok()))
     },
-  }
-}
-
-/** A small seeded PRNG (Mulberry32): the same seed gives the same stalls, so a failing run can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
 
