@@ -119,21 +119,25 @@ function isFastifyValidation(err: unknown): err is FastifyError & { validation: 
   return typeof err === 'object' && err !== null && Array.isArray((err as { validation?: unknown }).validation)
 }
 
-interface AjvError {
+export interface AjvError {
   keyword: string
   instancePath: string
   message?: string
   params: Record<string, unknown>
 }
 
-function validationErrors(err: FastifyError & { validation: AjvError[]; validationContext?: string }): FieldError[] {
-  const base = `/${err.validationContext ?? 'body'}`
-  return err.validation.map((e) => {
+/** Schema errors as field errors, pointing into the request from `base` (`/body`, `/body/items/3/body`). */
+export function schemaFieldErrors(errors: readonly AjvError[], base: string): FieldError[] {
+  return errors.map((e) => {
     const path = base + e.instancePath
     if (e.keyword === 'additionalProperties') return { field: `${path}/${String(e.params.additionalProperty)}`, message: 'is not a known field' }
     if (e.keyword === 'required') return { field: `${path}/${String(e.params.missingProperty)}`, message: 'is required' }
     return { field: path, message: e.message ?? e.keyword }
   })
+}
+
+function validationErrors(err: FastifyError & { validation: AjvError[]; validationContext?: string }): FieldError[] {
+  return schemaFieldErrors(err.validation, `/${err.validationContext ?? 'body'}`)
 }
 
 /** An oversized raw upload a handler measured itself: the same 413 as Fastify's own body limit gives. */

@@ -1,15 +1,11 @@
 import { type Kysely, sql } from 'kysely'
-import { uuidv7 } from '../core/ids.ts'
 import { type Page, toPage } from '../core/pagination.ts'
 import type { DialectAdapter } from '../db/dialect/dialect-adapter.ts'
 import type { Database, JobsTable } from '../db/schema.ts'
 import type { Job, JobName, JobStatus, JobTypes } from './job-types.ts'
+import { insertJob, type NewJobOptions } from '../db/repositories/job-row.ts'
 
-export interface EnqueueOptions {
-  runAt?: number
-  priority?: number
-  maxAttempts?: number
-}
+export type EnqueueOptions = NewJobOptions
 
 export const BACKOFF_BASE_MS = 2_000
 export const BACKOFF_CAP_MS = 60 * 60_000
@@ -34,28 +30,7 @@ export class JobQueue {
 
   /** `trx` enqueues inside the caller's transaction, so the job exists if and only if the write does. */
   async enqueue<N extends JobName>(name: N, payload: JobTypes[N], options: EnqueueOptions = {}, trx: Kysely<Database> = this.#db.kysely): Promise<string> {
-    const now = Date.now()
-    const id = uuidv7(now)
-    await trx
-      .insertInto('jobs')
-      .values({
-        id,
-        name,
-        payload: JSON.stringify(payload),
-        status: 'queued',
-        priority: options.priority ?? 0,
-        attempts: 0,
-        max_attempts: options.maxAttempts ?? 8,
-        run_at: options.runAt ?? now,
-        locked_by: null,
-        locked_until: null,
-        last_error: null,
-        created_at: now,
-        updated_at: now,
-        finished_at: null,
-      })
-      .execute()
-    return id
+    return insertJob(trx, name, payload, options)
   }
 
   /** Takes the most urgent ready job for `workerId` for `leaseMs`, or null when none is ready. */

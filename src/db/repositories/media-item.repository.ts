@@ -1,6 +1,6 @@
 import type { Kysely, Selectable } from 'kysely'
 import type { MediaItem, MediaItemRepository } from '../../core/evidence/media-item.ts'
-import { uuidv7 } from '../../core/ids.ts'
+import { insertJob } from './job-row.ts'
 import type { Database, MediaItemsTable } from '../schema.ts'
 
 /**
@@ -19,10 +19,10 @@ export function mediaItemRepository(db: Kysely<Database>): MediaItemRepository {
       return row ? fromRow(row) : null
     },
     async queueProcessing(sha256, mediaType) {
-      await queueJob(db, 'media.process', { sha256, mediaType })
+      await insertJob(db, 'media.process', { sha256, mediaType }, { maxAttempts: MEDIA_PROCESS_ATTEMPTS })
     },
     async queueWorkingCopy(sha256, requestedBy) {
-      return queueJob(db, 'media.working-copy', { sha256, requestedBy })
+      return insertJob(db, 'media.working-copy', { sha256, requestedBy }, { maxAttempts: MEDIA_PROCESS_ATTEMPTS })
     },
     async linkCustodyEvent(sha256, index) {
       await db.insertInto('media_custody').values({ media_sha256: sha256, event_index: index }).execute()
@@ -45,19 +45,6 @@ export function mediaItemRepository(db: Kysely<Database>): MediaItemRepository {
   }
 }
 
-/**
- * A `jobs` row as JobQueue.enqueue writes it, here so it commits in the caller's own transaction (the core's
- * transactions hand out repositories, not the query builder JobQueue takes).
- */
-async function queueJob(db: Kysely<Database>, name: string, payload: object): Promise<string> {
-  const now = Date.now()
-  const id = uuidv7(now)
-  await db
-    .insertInto('jobs')
-    .values({ id, name, payload: JSON.stringify(payload), status: 'queued', priority: 0, attempts: 0, max_attempts: MEDIA_PROCESS_ATTEMPTS, run_at: now, locked_by: null, locked_until: null, last_error: null, created_at: now, updated_at: now, finished_at: null })
-    .execute()
-  return id
-}
 
 function toRow(i: MediaItem): MediaItemsTable {
   return {

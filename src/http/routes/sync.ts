@@ -2,13 +2,13 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../../app-context.ts'
 import { auditEntry } from '../../core/audit/audit.ts'
-import { type FieldError, ValidationError } from '../../core/errors.ts'
+import { ValidationError } from '../../core/errors.ts'
 import { parseCaptureSubmission, registerCapture, reserveCaptureSealing } from '../../core/evidence/capture.service.ts'
 import { requestDevice } from '../../core/evidence/device.service.ts'
 import { createObservation, hasRestrictedInput } from '../../core/observations/observation.service.ts'
 import { MAX_SYNC_ITEMS, runSyncBatch, SYNC_KINDS, type SyncHandlers, SyncKeyReusedError, UnknownSyncKindError } from '../../core/sync/batch.ts'
 import { auditOrigin } from '../audit.ts'
-import { IdempotencyKeyReusedError, problem, type ProblemDocument, toProblem } from '../problem.ts'
+import { type AjvError, IdempotencyKeyReusedError, problem, type ProblemDocument, schemaFieldErrors, toProblem } from '../problem.ts'
 import { Problem, problemResponses, Restricted, Strict } from '../schemas/common.ts'
 import { validatorCompiler } from '../validation.ts'
 import { CaptureBody } from './captures.ts'
@@ -35,20 +35,14 @@ const ItemResult = Type.Object(
 )
 const BatchResult = Type.Object({ results: Type.Array(ItemResult, { description: 'one per item, in the order sent' }) }, { title: 'SyncBatchResult' })
 
-type AjvCheck = ((data: unknown) => boolean) & { errors?: { keyword: string; instancePath: string; message?: string; params: Record<string, unknown> }[] | null }
+type AjvCheck = ((data: unknown) => boolean) & { errors?: AjvError[] | null }
 
 /** An item's body checked by the single-item endpoint's own schema, errors pointing into the batch. */
 function checker<T extends TSchema>(schema: T): (body: unknown, at: string) => Static<T> {
   const check = validatorCompiler()({ schema, method: 'POST', url: '/api/v1/sync/batch', httpPart: 'body' }) as unknown as AjvCheck
   return (body, at) => {
     if (check(body)) return body as Static<T>
-    const errors: FieldError[] = (check.errors ?? []).map((e) => {
-      const path = at + e.instancePath
-      if (e.keyword === 'additionalProperties') return { field: `${path}/${String(e.params.additionalProperty)}`, message: 'is not a known field' }
-      if (e.keyword === 'required') return { field: `${path}/${String(e.params.missingProperty)}`, message: 'is required' }
-      return { field: path, message: e.message ?? e.keyword }
-    })
-    throw new ValidationError(errors, 'The item does not match the schema; see `errors`.')
+    throw new ValidationError(schemaFieldErrors(check.errors ?? [], at), 'The item does not match the schema; see `errors`.')
   }
 }
 
