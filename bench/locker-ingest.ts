@@ -61,7 +61,7 @@ function openssl(files: string[]): number {
 async function ours(files: string[]): Promise<number> {
   const dataDir = await mkdtemp(join(tmpdir(), 'louder-bench-ingest-'))
   const ctx = await createAppContext(buildConfig({ dataDir }), createLogger({ level: 'warn' }))
-  const deps = { store: ctx.store, blobs: ctx.blobs, sealer: ctx.envelope, isUniqueViolation: ctx.db.isUniqueViolation }
+  const deps = ctx.ingest
   const actor = systemActor('bench')
   try {
     const t = performance.now()

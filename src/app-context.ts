@@ -1,17 +1,22 @@
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { makeFsBlobStore } from './blobs/fs-blob-store.ts'
+import { PartialUploadFiles } from './blobs/partial-uploads.ts'
 import type { Config } from './config/build-config.ts'
 import { makeMatchIndex, type MatchIndex } from './core/matching/match-index.ts'
 import type { MediaDecoder } from './core/matching/media-decoder.ts'
 import type { BlobStore } from './core/ports/blob-store.ts'
 import type { PasswordHasher } from './core/ports/password-hasher.ts'
 import type { Store } from './core/ports/repositories.ts'
+import type { IngestDeps } from './core/evidence/ingest.ts'
+import type { UploadDeps } from './core/sync/uploads.ts'
 import type { Sealer } from './core/ports/sealer.ts'
 import { type DialectAdapter, openDatabase } from './db/database.ts'
 import { makeStore } from './db/store.ts'
 import { JobQueue } from './jobs/job-queue.ts'
 import type { Logger } from './log.ts'
 import { Envelope } from './protection/envelope.ts'
+import { SealingPool } from './protection/sealing-pool.ts'
 import { Keyring, KeyringError } from './protection/keyring.ts'
 import { logNameFor, makeLogKey } from './protection/log-key.ts'
 import { generatePassword, hashPassword, verifyPassword } from './protection/passwords.ts'
@@ -41,8 +46,12 @@ export interface AppContext {
   sealer: Sealer
   /** The custody log's Ed25519 signing key, made on first use (src/protection/log-key.ts). */
   logKey: ReturnType<typeof makeLogKey>
+  /** What sealing an item into the locker needs (`ingestMedia`): the HTTP routes, the CLI and field sync use this one. */
+  ingest: IngestDeps
   /** Every stored PDQ hash, in memory for matching: built on first use, caught up before each query. */
   matchIndex: MatchIndex
+  /** Resumable uploads: their encrypted partial files (DATA/uploads) and limits. */
+  uploads: { partials: PartialUploadFiles; limits: Config['uploads']; deps: UploadDeps }
   /** Decodes query images and videos (sharp, ffmpeg), loaded on first use so start-up stays fast. */
   mediaDecoder(): Promise<MediaDecoder>
   close(): Promise<void>
@@ -58,7 +67,12 @@ export async function createAppContext(config: Config, logger: Logger, options: 
     const store = makeStore(db)
     const keyring = await openKeyringFor(db, config.masterKeyFile)
     const blobs = await makeFsBlobStore(join(config.dataDir, 'blobs'))
-    const envelope = new Envelope(db.kysely, keyring)
+    // Two threads: on the two-core machines Louder targets, two items seal at once beside the event loop.
+    const sealingPool = new SealingPool(Math.min(2, availableParallelism()))
+    const envelope = new Envelope(db.kysely, keyring, { pool: sealingPool })
+    const partials = await PartialUploadFiles.open(join(config.dataDir, 'uploads'), (id) => envelope.dataKey(id))
+    const logKey = makeLogKey({ log: () => store.repos.custodyLog, sealer: envelope, name: logNameFor(config.publicUrl) })
+    const ingest: IngestDeps = { store, blobs, sealer: envelope, isUniqueViolation: db.isUniqueViolation, logSigner: () => logKey.signer() }
     return {
       config,
       version: VERSION,
@@ -69,12 +83,19 @@ export async function createAppContext(config: Config, logger: Logger, options: 
       keyring,
       envelope,
       sealer: envelope,
-      logKey: makeLogKey({ log: () => store.repos.custodyLog, sealer: envelope, name: logNameFor(config.publicUrl) }),
+      logKey,
+      ingest,
       jobs: new JobQueue(db),
       matchIndex: makeMatchIndex(() => store.repos.mediaHashes),
+      uploads: {
+        partials,
+        limits: config.uploads,
+        deps: { ...ingest, partials, destroyDataKey: (id) => envelope.destroyDataKey(id), limits: config.uploads },
+      },
       mediaDecoder: async () => (await import('./media/media-decoder.ts')).makeMediaDecoder(),
       passwords: { hash: hashPassword, verify: verifyPassword, generate: generatePassword },
       async close() {
+        await sealingPool.close()
         await blobs.close()
         await db.close()
       },

@@ -1,6 +1,7 @@
 import type { AppContext } from './app-context.ts'
 import type { JobHandlers } from './jobs/worker.ts'
 import { relocateIncidents } from './core/incidents/relocate.ts'
+import { expireUploads, sealAwaitingUploads } from './core/sync/uploads.ts'
 
 /** Which code runs each job; every capability adds its handlers here. */
 export function jobHandlers(ctx: AppContext): JobHandlers {
@@ -13,6 +14,10 @@ export function jobHandlers(ctx: AppContext): JobHandlers {
       const { next } = await relocateIncidents(ctx.store, ctx.sealer, afterId)
       if (next) await ctx.jobs.enqueue('register.relocate-incidents', { afterId: next })
     },
+    'sync.expire-uploads': async () => {
+      await sealAwaitingUploads(ctx.uploads.deps)
+      await expireUploads(ctx.uploads.deps)
+    },
     // The locker's jobs load sharp and friends: only when one runs, so start-up stays fast.
     'media.process': async (payload, job, signal) => (await import('./media/metadata-jobs.ts')).mediaJobHandlers(ctx)['media.process']!(payload, job, signal),
     'media.working-copy': async (payload, job, signal) => (await import('./media/metadata-jobs.ts')).mediaJobHandlers(ctx)['media.working-copy']!(payload, job, signal),
@@ -21,3 +26,6 @@ export function jobHandlers(ctx: AppContext): JobHandlers {
 
 /** How long a stored idempotent response is replayed: longer than any field device's retry horizon. */
 export const IDEMPOTENCY_RETENTION_MS = 30 * 24 * 3600_000
+
+/** How often `louder serve` queues `sync.expire-uploads`. */
+export const UPLOAD_EXPIRY_INTERVAL_MS = 3600_000

@@ -10,13 +10,17 @@ const VENDOR_HOMES: Record<string, string[]> = {
   pg: ['db/dialect/'],
   '@node-rs/argon2': ['protection/passwords.ts'],
   fastify: ['http/'],
+  '@tus/server': ['http/routes/uploads.ts'],
+  '@tus/utils': ['http/tus/encrypted-file-store.ts'],
   '@fastify/swagger': ['http/'],
   ajv: ['http/'],
   'ajv-formats': ['http/'],
   'secure-json-parse': ['http/'],
-  'age-encryption': ['ops/'],
+  'age-encryption': ['ops/', 'field/restricted-age.ts'],
+  yaml: ['field/front-matter.ts'],
   tar: ['ops/'],
   commander: ['cli/'],
+  sharp: ['media/'],
   pino: ['log.ts', 'jobs/worker.ts'],
 }
 

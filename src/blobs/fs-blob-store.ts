@@ -2,12 +2,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BlobHashMismatchError, BlobNotFoundError, type BlobStore, type ByteRange, type Sha256 } from '../core/ports/blob-store.ts'
+import { BlobExistsError, BlobHashMismatchError, BlobNotFoundError, type BlobStore, type ByteRange, type Sha256 } from '../core/ports/blob-store.ts'
 
 const KEY = /^[0-9a-f]{64}$/
 
 /**
- * Blobs as files under ROOT/ab/cd/<sha256>. A put streams to ROOT/tmp, fsyncs, checks the hash, renames
+ * Blobs as files under ROOT/ab/cd/<sha256>, and named blobs (`putNamed`) under ROOT/named/ab/cd/<name>, so
+ * neither kind can pass for the other. A put streams to ROOT/tmp, fsyncs, checks the hash, renames
  * into place and fsyncs the directory, so a crash leaves either nothing or the whole blob, never a torn one.
  *
  * Opening sweeps temp files older than a day: left by a crash, incomplete by definition. Younger ones may
@@ -26,9 +27,18 @@ export async function makeFsBlobStore(root: string, options: { sweepTemp?: boole
     }
   }
 
-  const pathOf = (key: Sha256) => {
+  const namedRoot = join(root, 'named')
+  const dirOf = (key: Sha256, named: boolean) => {
     if (!KEY.test(key)) throw new TypeError(`not a SHA-256 key: ${key.slice(0, 80)}`)
-    return join(root, key.slice(0, 2), key.slice(2, 4), key)
+    return join(named ? namedRoot : root, key.slice(0, 2), key.slice(2, 4))
+  }
+  const pathOf = (key: Sha256, named = false) => join(dirOf(key, named), key)
+  /** Where a blob of either kind lies, or null. */
+  const locate = async (key: Sha256) => {
+    const content = pathOf(key)
+    if (await exists(content)) return content
+    const named = pathOf(key, true)
+    return (await exists(named)) ? named : null
   }
 
   async function fsyncDir(dir: string) {
@@ -40,85 +50,101 @@ export async function makeFsBlobStore(root: string, options: { sweepTemp?: boole
     }
   }
 
+  /**
+   * Streams a body to a new temp file and fsyncs it; `check` runs after the sync, and on any failure the temp
+   * file is gone. One write is kept in flight while the next piece is produced, so the disk and the code making
+   * the bytes (encryption, hashing) overlap instead of taking turns.
+   */
+  async function writeTemp(name: string, body: AsyncIterable<Uint8Array>, onPiece: (piece: Uint8Array) => void, check?: () => void | Promise<void>): Promise<string> {
+    const tmp = join(tmpDir, `${name}.${randomBytes(6).toString('hex')}`)
+    const handle = await open(tmp, 'wx', 0o600)
+    let writing: Promise<unknown> = Promise.resolve()
+    try {
+      for await (const piece of body) {
+        onPiece(piece)
+        await writing
+        writing = handle.write(piece)
+      }
+      await writing
+      await handle.sync()
+      await check?.()
+    } catch (err) {
+      await writing.catch(() => {})
+      await handle.close()
+      await rm(tmp, { force: true })
+      throw err
+    }
+    await handle.close()
+    return tmp
+  }
+
+  /** Renames a synced temp file into place and syncs the directory; a name already taken keeps its blob. */
+  async function publish(tmp: string, key: Sha256, named = false): Promise<void> {
+    const finalPath = pathOf(key, named)
+    if (await exists(finalPath)) {
+      await rm(tmp, { force: true })
+      return
+    }
+    const dir = dirOf(key, named)
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await rename(tmp, finalPath)
+    await fsyncDir(dir)
+  }
+
   return {
     caps: { signedUrls: false },
 
     async put(key, body) {
-      const finalPath = pathOf(key)
-      if (await exists(finalPath)) {
+      if (await exists(pathOf(key))) {
         for await (const _ of body) void _ // drain: callers may stream from a request
         return
       }
-      const tmp = join(tmpDir, `${key}.${randomBytes(6).toString('hex')}`)
-      const handle = await open(tmp, 'wx', 0o600)
       const hash = createHash('sha256')
-      try {
-        for await (const piece of body) {
-          hash.update(piece)
-          await handle.write(piece)
-        }
-        await handle.sync()
-      } catch (err) {
-        await handle.close()
-        await rm(tmp, { force: true })
-        throw err
-      }
-      await handle.close()
-      const actual = hash.digest('hex')
-      if (actual !== key) {
-        await rm(tmp, { force: true })
-        throw new BlobHashMismatchError(key, actual)
-      }
-      const dir = join(root, key.slice(0, 2), key.slice(2, 4))
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      await rename(tmp, finalPath)
-      await fsyncDir(dir)
+      const tmp = await writeTemp(key, body, (piece) => hash.update(piece), () => {
+        const actual = hash.digest('hex')
+        if (actual !== key) throw new BlobHashMismatchError(key, actual)
+      })
+      await publish(tmp, key)
     },
 
     async putByContent(body, check) {
       // Named after the hash only once it is known: the temp name is random, the rest is `put`'s sequence.
-      const tmp = join(tmpDir, `content.${randomBytes(8).toString('hex')}`)
-      const handle = await open(tmp, 'wx', 0o600)
       const hash = createHash('sha256')
       let size = 0
-      try {
-        for await (const piece of body) {
-          hash.update(piece)
-          size += piece.byteLength
-          await handle.write(piece)
-        }
-        await handle.sync()
-        await check?.()
-      } catch (err) {
-        await handle.close()
-        await rm(tmp, { force: true })
-        throw err
-      }
-      await handle.close()
+      const tmp = await writeTemp('content', body, (piece) => {
+        hash.update(piece)
+        size += piece.byteLength
+      }, check)
       const key = hash.digest('hex')
-      const finalPath = pathOf(key)
-      if (await exists(finalPath)) {
-        await rm(tmp, { force: true })
-        return { key, size }
-      }
-      const dir = join(root, key.slice(0, 2), key.slice(2, 4))
-      await mkdir(dir, { recursive: true, mode: 0o700 })
-      await rename(tmp, finalPath)
-      await fsyncDir(dir)
+      await publish(tmp, key)
       return { key, size }
     },
 
+    async putNamed(name, body, check) {
+      if (await locate(name)) throw new BlobExistsError(name)
+      let size = 0
+      const tmp = await writeTemp(name, body, (piece) => (size += piece.byteLength), check)
+      // Write-once: a name is never reused, so finding it taken now means two writers raced for it.
+      if (await locate(name)) {
+        await rm(tmp, { force: true })
+        throw new BlobExistsError(name)
+      }
+      await publish(tmp, name, true)
+      return { size }
+    },
+
     async get(key, range?: ByteRange) {
-      const path = pathOf(key)
-      if (!(await exists(path))) throw new BlobNotFoundError(key)
+      const path = await locate(key)
+      if (!path) throw new BlobNotFoundError(key)
       return createReadStream(path, range ? { start: range.start, end: range.end } : {})
     },
 
-    has: async (key) => exists(pathOf(key)),
+    has: async (key) => (await locate(key)) !== null,
 
     async size(key) {
       // Outside the try: a key that is not a SHA-256 is refused, as by every other method, not reported missing.
-      const path = pathOf(key)
+      const path = await locate(key)
+      if (!path) return null
       try {
         return (await stat(path)).size
       } catch {
@@ -126,15 +152,18 @@ export async function makeFsBlobStore(root: string, options: { sweepTemp?: boole
       }
     },
 
-    async *list() {
-      for (const a of await readdirSafe(root)) {
-        if (!/^[0-9a-f]{2}$/.test(a)) continue
-        for (const b of await readdirSafe(join(root, a)))
-          for (const name of await readdirSafe(join(root, a, b))) if (KEY.test(name)) yield name
-      }
-    },
+    list: () => listUnder(root),
+    listNamed: () => listUnder(namedRoot),
 
     async close() {},
+  }
+}
+
+async function* listUnder(root: string): AsyncGenerator<Sha256> {
+  for (const a of await readdirSafe(root)) {
+    if (!/^[0-9a-f]{2}$/.test(a)) continue
+    for (const b of await readdirSafe(join(root, a)))
+      for (const name of await readdirSafe(join(root, a, b))) if (KEY.test(name)) yield name
   }
 }
 

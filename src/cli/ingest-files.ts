@@ -22,7 +22,7 @@ export async function ingestCommand(files: string[], opts: IngestOptions & Recor
   if (!!opts.record !== !!opts.sig) throw new Error('--record and --sig go together')
   if (opts.record && files.length !== 1) throw new Error('--record describes one file: ingest it on its own')
   const ctx = await createAppContext(configFrom(opts), createLogger({ level: 'warn' }))
-  const deps = { store: ctx.store, blobs: ctx.blobs, sealer: ctx.envelope, isUniqueViolation: ctx.db.isUniqueViolation }
+  const deps = ctx.ingest
   let failed = false
   try {
     let expected: { sha256: string; byteLength: number } | null = null

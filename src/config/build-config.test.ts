@@ -22,7 +22,7 @@ describe('redactUrl', () => {
 describe('buildConfig', () => {
   it('defaults everything but the data directory', () => {
     const cfg = buildConfig({ dataDir: '/srv/louder' })
-    expect(cfg).toEqual({ dataDir: '/srv/louder', port: 8080, host: 'localhost', publicUrl: 'http://localhost:8080', databaseUrl: null, masterKeyFile: '/srv/louder/keys/master.key' })
+    expect(cfg).toEqual({ dataDir: '/srv/louder', port: 8080, host: 'localhost', publicUrl: 'http://localhost:8080', databaseUrl: null, masterKeyFile: '/srv/louder/keys/master.key', uploads: { maxBytes: 4 * 1024 ** 3, expireAfterMs: 72 * 3600_000 } })
   })
 
   it('lets flags win over the environment', () => {
@@ -36,6 +36,10 @@ describe('buildConfig', () => {
     [{ publicUrl: 'ftp://x' }, 'LOUDER_PUBLIC_URL'],
     [{ publicUrl: 'https://a\tb' }, 'LOUDER_PUBLIC_URL'],
     [{ databaseUrl: 'mysql://u:p@h/d' }, 'LOUDER_DATABASE_URL'],
+    [{ uploadMaxBytes: '0' }, 'LOUDER_UPLOAD_MAX_BYTES'],
+    [{ uploadMaxBytes: '1e9' }, 'LOUDER_UPLOAD_MAX_BYTES'],
+    [{ uploadExpireHours: '0' }, 'LOUDER_UPLOAD_EXPIRE_HOURS'],
+    [{ uploadExpireHours: '-1' }, 'LOUDER_UPLOAD_EXPIRE_HOURS'],
   ])('refuses %j, naming %s in one line', (raw, setting) => {
     const err = (() => {
       try {

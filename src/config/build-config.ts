@@ -12,7 +12,14 @@ export interface Config {
   databaseUrl: string | null
   /** Where the master key lives; defaults to DATA/keys/master.key. */
   masterKeyFile: string
+  /** Resumable uploads (tus): the largest Upload-Length accepted, and how long an upload that receives nothing is kept. */
+  uploads: { maxBytes: number; expireAfterMs: number }
 }
+
+/** 4 GiB: a long video; larger declared lengths are refused at creation (413). */
+export const DEFAULT_UPLOAD_MAX_BYTES = 4 * 1024 ** 3
+/** Satellite sessions can be a night apart: an upload is kept three days after its last byte. */
+export const DEFAULT_UPLOAD_EXPIRE_HOURS = 72
 
 /** A setting that cannot be used; the message names the setting and what is allowed. */
 export class ConfigError extends Error {
@@ -69,7 +76,22 @@ export function buildConfig(env: RawSettings, flags: RawSettings = {}): Config {
   if (existsSync(masterKeyFile) && !statSync(masterKeyFile).isFile())
     throw new ConfigError(name('masterKeyFile'), 'a file holding the master key (this path is not a regular file)', raw.masterKeyFile ?? masterKeyFile)
 
-  return { dataDir, port, host, publicUrl: publicUrl.replace(/\/+$/, ''), databaseUrl, masterKeyFile }
+  const uploadMaxBytes = raw.uploadMaxBytes === undefined ? DEFAULT_UPLOAD_MAX_BYTES : Number(raw.uploadMaxBytes)
+  if (!/^\d+$/.test(raw.uploadMaxBytes ?? '1') || !Number.isSafeInteger(uploadMaxBytes) || uploadMaxBytes < 1)
+    throw new ConfigError(ENV_NAMES.uploadMaxBytes, 'a whole number of bytes, at least 1', raw.uploadMaxBytes)
+  const uploadExpireHours = raw.uploadExpireHours === undefined ? DEFAULT_UPLOAD_EXPIRE_HOURS : Number(raw.uploadExpireHours)
+  if (!/^\d+(\.\d+)?$/.test(raw.uploadExpireHours ?? '1') || !(uploadExpireHours > 0) || uploadExpireHours > 24 * 365)
+    throw new ConfigError(ENV_NAMES.uploadExpireHours, 'a number of hours above 0, at most a year', raw.uploadExpireHours)
+
+  return {
+    dataDir,
+    port,
+    host,
+    publicUrl: publicUrl.replace(/\/+$/, ''),
+    databaseUrl,
+    masterKeyFile,
+    uploads: { maxBytes: uploadMaxBytes, expireAfterMs: Math.round(uploadExpireHours * 3_600_000) },
+  }
 }
 
 function stripUndefined(flags: RawSettings): RawSettings {

@@ -6,6 +6,8 @@ export interface RawSettings {
   publicUrl?: string
   databaseUrl?: string
   masterKeyFile?: string
+  uploadMaxBytes?: string
+  uploadExpireHours?: string
 }
 
 export const ENV_NAMES: Record<keyof RawSettings, string> = {
@@ -15,6 +17,8 @@ export const ENV_NAMES: Record<keyof RawSettings, string> = {
   publicUrl: 'LOUDER_PUBLIC_URL',
   databaseUrl: 'LOUDER_DATABASE_URL',
   masterKeyFile: 'LOUDER_MASTER_KEY_FILE',
+  uploadMaxBytes: 'LOUDER_UPLOAD_MAX_BYTES',
+  uploadExpireHours: 'LOUDER_UPLOAD_EXPIRE_HOURS',
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): RawSettings {
@@ -29,4 +33,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): RawSettings {
 /** The API token for CLI commands that talk to a server (`--token` wins). */
 export function readTokenEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return env.LOUDER_TOKEN || undefined
+}
+
+/** The passphrase of a field folder's restricted files (`louder field`; `--passphrase-file` wins). */
+export function readFieldPassphraseEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.LOUDER_FIELD_PASSPHRASE || undefined
 }

@@ -40,6 +40,7 @@ export const PRIMARY_KEYS = {
   media_custody: ['media_sha256', 'event_index'],
   devices: ['key_id'],
   captures: ['sha256'],
+  uploads: ['id'],
 } as const satisfies { [T in keyof Database]: readonly (keyof Database[T] & string)[] }
 
 // A table missing from TABLES_IN_DEPENDENCY_ORDER would silently be left out of every backup: make it a type error.

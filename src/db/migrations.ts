@@ -12,6 +12,8 @@ import { up as custodyLog } from './migrations/0009-custody-log.ts'
 import { up as mediaHashes } from './migrations/0010-media-hashes.ts'
 import { up as mediaItems } from './migrations/0012-media-items.ts'
 import { up as devicesCaptures } from './migrations/0011-devices-captures.ts'
+import { up as uploads } from './migrations/0014-uploads.ts'
+import { up as observationReportFields } from './migrations/0013-observation-report-fields.ts'
 
 /**
  * The one ordered list of migrations. Each may branch on the dialect for the few things that differ
@@ -128,6 +130,8 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0010_media_hashes': { up: (db: Kysely<any>) => mediaHashes(db) },
     '0012_media_items': { up: (db: Kysely<any>) => mediaItems(db) },
     '0011_devices_captures': { up: (db: Kysely<any>) => devicesCaptures(db) },
+    '0013_observation_report_fields': { up: (db: Kysely<any>) => observationReportFields(db) },
+    '0014_uploads': { up: (db: Kysely<any>) => uploads(db) },
   }
 }
 

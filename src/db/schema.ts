@@ -31,6 +31,7 @@ export interface Database {
   media_custody: MediaCustodyTable
   devices: DevicesTable
   captures: CapturesTable
+  uploads: UploadsTable
 }
 
 /** Tables in an order that satisfies every foreign key: backups write them, restores load them, in this order. */
@@ -63,6 +64,7 @@ export const TABLES_IN_DEPENDENCY_ORDER = [
   'media_custody',
   'devices',
   'captures',
+  'uploads',
 ] as const satisfies readonly (keyof Database)[]
 
 export interface MetaTable {
@@ -226,6 +228,12 @@ export interface ObservationsTable {
   consent_publication: number
   consent_partners: number
   consent_court: number
+  /** The report's title (field folders), or null. */
+  title: string | null
+  /** An ACLED event type as the researcher named it, or null. */
+  event_type: string | null
+  /** JSON array of party names as reported (free text, not thesaurus ids). */
+  parties: string
 }
 
 export interface PartiesTable {
@@ -463,4 +471,22 @@ export interface CapturesTable {
   log_index: number
   leaf_hash: string
   received_at: number
+}
+
+/** Resumable uploads (tus) under way or recently sealed; their partial bytes are files under DATA/uploads, encrypted. */
+export interface UploadsTable {
+  id: string
+  owner: string
+  sha256: string
+  filename: string | null
+  incident_id: string | null
+  length: number
+  /** Bytes received and fsynced. */
+  upload_offset: number
+  data_key_id: string
+  created_at: number
+  updated_at: number
+  expires_at: number
+  status: string
+  media_sha256: string | null
 }

@@ -15,6 +15,7 @@ import { mediaHashRepository } from './repositories/media-hash.repository.ts'
 import { mediaItemRepository } from './repositories/media-item.repository.ts'
 import { deviceRepository } from './repositories/device.repository.ts'
 import { captureRepository } from './repositories/capture.repository.ts'
+import { uploadRepository } from './repositories/upload.repository.ts'
 import type { Database } from './schema.ts'
 
 function repositories(db: Kysely<Database>, dialect: DialectName): Repositories {
@@ -37,6 +38,7 @@ function repositories(db: Kysely<Database>, dialect: DialectName): Repositories 
     devices: deviceRepository(db),
     captures: captureRepository(db),
     mediaItems: mediaItemRepository(db),
+    uploads: uploadRepository(db),
   }
 }
 

@@ -21,6 +21,9 @@ export async function buildHttpApp(ctx: AppContext): Promise<FastifyInstance> {
     trustProxy: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // No limit on how long a request may take to arrive (Node's own default is 5 minutes): a tus PATCH over a
+    // 450 kbit/s satellite link runs for an hour. Stalled uploads end by tus's lock hand-over and expiry instead.
+    requestTimeout: 0,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // URLs the router cannot decode, and requests the HTTP parser refuses, get problem documents like the rest.
     frameworkErrors: errorHandler,

@@ -7,6 +7,8 @@ export interface JobTypes {
   'platform.prune-idempotency': { olderThanMs: number }
   /** Place incidents again after boundaries changed, a batch per run, continuing after `afterId`. */
   'register.relocate-incidents': { afterId: string | null }
+  /** Discard resumable uploads that received nothing within their expiry window; seal any left complete but unsealed. */
+  'sync.expire-uploads': Record<string, never>
 }
 
 export type JobName = keyof JobTypes

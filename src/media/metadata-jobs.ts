@@ -25,7 +25,7 @@ declare module '../jobs/job-types.ts' {
 
 export function mediaJobHandlers(ctx: AppContext): JobHandlers {
   const workspace = makePlainWorkspace()
-  const deps = { store: ctx.store, blobs: ctx.blobs, sealer: ctx.envelope, isUniqueViolation: ctx.db.isUniqueViolation }
+  const deps = ctx.ingest
   return {
     'media.process': async ({ sha256 }) => {
       await processMediaItem({ ...deps, extractor: makeMetadataExtractor(), workspace, decoder: makeMediaDecoder() }, sha256)

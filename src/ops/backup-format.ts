@@ -3,7 +3,7 @@ import { LouderError } from '../core/errors.ts'
 import type { DialectName } from '../db/database.ts'
 
 /**
- * The backup file, version 1: an age file (https://age-encryption.org/v1) encrypted to one or more
+ * The backup file, version 2: an age file (https://age-encryption.org/v1) encrypted to one or more
  * recipients, whose plaintext is a POSIX tar archive holding, in this order:
  *
  *   louder-backup.json           the manifest (BackupManifest)
@@ -11,8 +11,10 @@ import type { DialectName } from '../db/database.ts'
  *   db/<table>/<nnnnnnnn>.jsonl  each table's rows in dependency order, one JSON object per line, in parts
  *                                of a few MiB (a tar entry declares its size up front, and a table is
  *                                streamed, never held whole); concatenate the parts in name order
- *   blobs/<sha256>               every blob, named by the SHA-256 of its bytes
- *   SHA256SUMS                   `sha256sum -c` lines for every file above except the blobs
+ *   blobs/<sha256>               every blob named by the SHA-256 of its bytes
+ *   sealed/<name>                every named blob (sealed originals, named after their data key; version 2)
+ *   SHA256SUMS                   `sha256sum -c` lines for every file above except blobs/ (their names are
+ *                                their checksums)
  *
  * So an operator can always recover by hand, without Louder:
  *
@@ -21,13 +23,16 @@ import type { DialectName } from '../db/database.ts'
  * The format version changes whenever a reader of the previous version would misread a new file.
  */
 export const BACKUP_FORMAT = 'louder-backup'
-export const BACKUP_FORMAT_VERSION = 1
+export const BACKUP_FORMAT_VERSION = 2
+/** Version 1 had no sealed/ entries; it reads the same way. */
+const READABLE_VERSIONS = [1, 2]
 
 export const MANIFEST_PATH = 'louder-backup.json'
 export const MASTER_KEY_PATH = 'keys/master.key'
 export const SUMS_PATH = 'SHA256SUMS'
 export const DB_PART = /^db\/([a-z][a-z0-9_]*)\/(\d{8})\.jsonl$/
 export const BLOB_PATH = /^blobs\/([0-9a-f]{64})$/
+export const SEALED_PATH = /^sealed\/([0-9a-f]{64})$/
 
 export function dbPartPath(table: string, part: number): string {
   return `db/${table}/${String(part).padStart(8, '0')}.jsonl`
@@ -62,11 +67,11 @@ export function parseManifest(text: string): BackupManifest {
     throw damaged('its manifest is not JSON')
   }
   if (!isObject(m) || m.format !== BACKUP_FORMAT) throw damaged('it has no Louder backup manifest')
-  if (m.formatVersion !== BACKUP_FORMAT_VERSION)
+  if (!READABLE_VERSIONS.includes(m.formatVersion as number))
     throw new BackupError(
       'backup_unsupported',
       `this backup has format version ${String(m.formatVersion)}${typeof m.louderVersion === 'string' ? ` (made by Louder ${m.louderVersion})` : ''}; ` +
-        `this Louder reads version ${BACKUP_FORMAT_VERSION}: restore it with the Louder version that made it, or a newer one`,
+        `this Louder reads versions ${READABLE_VERSIONS.join(' and ')}: restore it with the Louder version that made it, or a newer one`,
     )
   const ok =
     typeof m.louderVersion === 'string' &&

@@ -148,7 +148,7 @@ export async function backup(options: BackupOptions): Promise<BackupReport> {
     })
 
     // The snapshot is released: copying blobs can take hours and must not hold back the database's cleanup.
-    await copyBlobs(tar, blobs, blobKeys, manifest.blobs.bytes, options.onProgress)
+    await copyBlobs(tar, blobs, blobKeys, manifest.blobs.bytes, options.onProgress, (path, hash) => sums.push(`${hash}  ${path}\n`))
     const sumsBytes = Buffer.from(sums.join(''))
     await tar.file(SUMS_PATH, sumsBytes.length, sumsBytes)
     await tar.end()
@@ -174,7 +174,7 @@ async function planBackup(
   dialect: 'sqlite' | 'postgres',
   blobs: BlobStore,
   masterKeyFile: string,
-): Promise<{ manifest: BackupManifest; blobKeys: { key: string; size: number }[]; keyFile: string }> {
+): Promise<{ manifest: BackupManifest; blobKeys: BlobEntry[]; keyFile: string }> {
   const any = trx as unknown as Kysely<any>
   // The first statement fixes the snapshot (PostgreSQL takes it at the first query of the transaction).
   const applied = await appliedMigrations(any, dialect)
@@ -207,13 +207,15 @@ async function planBackup(
     )
 
   // Listed after the snapshot began, so every blob the snapshot names is already there.
-  const blobKeys: { key: string; size: number }[] = []
+  const blobKeys: BlobEntry[] = []
   let bytes = 0
-  for await (const key of blobs.list()) {
-    const size = await blobs.size(key)
-    if (size === null) continue // removed between list and stat: the snapshot cannot name it
-    blobKeys.push({ key, size })
-    bytes += size
+  for (const [named, keys] of [[false, blobs.list()], [true, blobs.listNamed()]] as const) {
+    for await (const key of keys) {
+      const size = await blobs.size(key)
+      if (size === null) continue // removed between list and stat: the snapshot cannot name it
+      blobKeys.push({ key, size, named })
+      bytes += size
+    }
   }
 
   const manifest: BackupManifest = {
@@ -230,17 +232,26 @@ async function planBackup(
   return { manifest, blobKeys, keyFile: keyring.serialize() }
 }
 
+/** A blob to copy: named by its hash (blobs/), or by its owner (sealed/: putNamed). */
+interface BlobEntry {
+  key: string
+  size: number
+  named: boolean
+}
+
 async function copyBlobs(
   tar: TarWriter,
   blobs: BlobStore,
-  keys: { key: string; size: number }[],
+  keys: BlobEntry[],
   totalBytes: number,
   onProgress: ProgressListener | undefined,
+  /** A named blob's checksum, for SHA256SUMS (a content-named blob's name is its checksum). */
+  onNamedSum: (path: string, sha256: string) => void,
 ): Promise<void> {
   let done = 0
   let lastReport = 0
   onProgress?.({ phase: 'blobs', done, total: totalBytes, unit: 'bytes' })
-  for (const { key, size } of keys) {
+  for (const { key, size, named } of keys) {
     let body: AsyncIterable<Uint8Array>
     try {
       body = await blobs.get(key)
@@ -250,7 +261,7 @@ async function copyBlobs(
     }
     const hash = createHash('sha256')
     await tar.file(
-      `blobs/${key}`,
+      named ? `sealed/${key}` : `blobs/${key}`,
       size,
       (async function* () {
         for await (const piece of body) {
@@ -264,9 +275,10 @@ async function copyBlobs(
         }
       })(),
     )
-    // A blob that no longer matches its name is damaged evidence: say so rather than carry it on silently.
     const actual = hash.digest('hex')
-    if (actual !== key)
+    if (named) onNamedSum(`sealed/${key}`, actual)
+    // A blob that no longer matches its name is damaged evidence: say so rather than carry it on silently.
+    else if (actual !== key)
       throw new BackupError('backup_blob_damaged', `blob ${key} in the data directory is damaged (its bytes hash to ${actual}); restore it from an earlier backup`)
   }
   onProgress?.({ phase: 'blobs', done, total: totalBytes, unit: 'bytes' })

@@ -17,6 +17,7 @@ import {
   BackupError,
   type BackupManifest,
   BLOB_PATH,
+  SEALED_PATH,
   damaged,
   DB_PART,
   MANIFEST_PATH,
@@ -140,6 +141,7 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
         if (sumsText !== null) throw damaged(`${entry.path.slice(0, 120)} follows ${SUMS_PATH}, which must come last`)
         const part = DB_PART.exec(entry.path)
         const blob = BLOB_PATH.exec(entry.path)
+        const sealed = SEALED_PATH.exec(entry.path)
         if (part) {
           if (blobCount > 0) throw damaged(`${entry.path} follows the blobs`)
           const table = part[1] as TableName
@@ -158,14 +160,21 @@ export async function restore(options: RestoreOptions): Promise<RestoreReport> {
           })
           rowCounts.set(table, (rowCounts.get(table) ?? 0) + loaded)
           sums.set(entry.path, hash.digest('hex'))
-        } else if (blob) {
+        } else if (blob || sealed) {
           if (blobCount === 0) options.onProgress?.({ phase: 'blobs', done: 0, total: manifest.blobs.bytes, unit: 'bytes' })
-          // The blob store checks the bytes against the name before the blob becomes visible.
-          try {
-            await blobs.put(blob[1]!, entry.body)
-          } catch (err) {
-            if (err instanceof BlobHashMismatchError) throw damaged(`${entry.path} does not match its name (${err.message})`)
-            throw err
+          if (blob) {
+            // The blob store checks the bytes against the name before the blob becomes visible.
+            try {
+              await blobs.put(blob[1]!, entry.body)
+            } catch (err) {
+              if (err instanceof BlobHashMismatchError) throw damaged(`${entry.path} does not match its name (${err.message})`)
+              throw err
+            }
+          } else {
+            // A named blob is checked against SHA256SUMS at the end, like the database parts.
+            const hash = createHash('sha256')
+            await blobs.putNamed(sealed![1]!, hashing(entry.body, hash))
+            sums.set(entry.path, hash.digest('hex'))
           }
           blobCount++
           blobBytes += entry.size

@@ -3,6 +3,8 @@ import type { Kysely } from 'kysely'
 import { uuidv7 } from '../core/ids.ts'
 import type { Database } from '../db/schema.ts'
 import { type Keyring, KeyringError } from './keyring.ts'
+import type { SealingPool } from './sealing-pool.ts'
+import { chunkNonce, STREAM_CHUNK, STREAM_MAGIC, STREAM_PREFIX_BYTES, STREAM_TAG, StreamSealing } from './stream-seal.ts'
 
 /** A value that cannot be opened: wrong key, wrong context, tampered or truncated ciphertext, destroyed key. */
 export class SealError extends Error {
@@ -10,9 +12,8 @@ export class SealError extends Error {
 }
 
 const FIELD_PREFIX = 'lse1'
-const STREAM_MAGIC = Buffer.from('LSB1')
-const CHUNK = 64 * 1024
-const TAG = 16
+const CHUNK = STREAM_CHUNK
+const TAG = STREAM_TAG
 
 /**
  * Envelope encryption: every sealed value or blob has its own data key (AES-256-GCM), stored only wrapped
@@ -23,10 +24,13 @@ export class Envelope {
   readonly #db: Kysely<Database>
   readonly #keyring: Keyring
   readonly #cache = new Map<string, Buffer>()
+  readonly #pool: SealingPool | null
 
-  constructor(db: Kysely<Database>, keyring: Keyring) {
+  /** `pool`: threads that seal streams off the event loop (`sealStream`); without one, streams are sealed in process. */
+  constructor(db: Kysely<Database>, keyring: Keyring, options: { pool?: SealingPool } = {}) {
     this.#db = db
     this.#keyring = keyring
+    this.#pool = options.pool ?? null
   }
 
   /** Creates and stores a new data key; `db` lets a caller create it inside its own transaction. */
@@ -98,20 +102,40 @@ export class Envelope {
 
   /** Encrypts a byte stream in 64 KiB authenticated chunks (the STREAM construction): no chunk can be altered, reordered or dropped unnoticed. */
   async *encryptStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
-    const key = await this.dataKey(dataKeyId)
-    const prefix = randomBytes(7)
-    yield Buffer.concat([STREAM_MAGIC, prefix])
-    let pending = Buffer.alloc(0)
-    let counter = 0
+    const sealing = new StreamSealing(await this.dataKey(dataKeyId))
+    yield sealing.header()
     for await (const piece of source) {
-      pending = pending.length === 0 ? Buffer.from(piece) : Buffer.concat([pending, piece])
-      // Keep at least one byte back so the final chunk is always the one flagged as last.
-      while (pending.length > CHUNK) {
-        yield sealChunk(key, prefix, counter++, pending.subarray(0, CHUNK), false)
-        pending = pending.subarray(CHUNK)
-      }
+      const out = sealing.push(piece)
+      if (out.length > 0) yield out
     }
-    yield sealChunk(key, prefix, counter, pending, true)
+    yield sealing.finish()
+  }
+
+  /**
+   * `encryptStream` that also hashes the plaintext, in one pass. With a pool the hashing and encryption run on
+   * its threads (the event loop only hands pieces over), so two items seal on two cores at once.
+   */
+  sealStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; sha256(): string } {
+    const key = () => this.dataKey(dataKeyId)
+    if (this.#pool) return this.#pool.seal(key, source)
+    let digest: string | null = null
+    async function* body(): AsyncGenerator<Buffer> {
+      const sealing = new StreamSealing(await key(), { hashPlaintext: true })
+      yield sealing.header()
+      for await (const piece of source) {
+        const out = sealing.push(piece)
+        if (out.length > 0) yield out
+      }
+      yield sealing.finish()
+      digest = sealing.sha256()
+    }
+    return {
+      body: body(),
+      sha256() {
+        if (digest === null) throw new Error('the plaintext hash is known only once the sealed body has been read to its end')
+        return digest
+      },
+    }
   }
 
   async *decryptStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
@@ -123,10 +147,11 @@ export class Envelope {
     for await (const piece of source) {
       pending = pending.length === 0 ? Buffer.from(piece) : Buffer.concat([pending, piece])
       if (!prefix) {
-        if (pending.length < 11) continue
-        if (!pending.subarray(0, 4).equals(STREAM_MAGIC)) throw new SealError('not a sealed stream')
-        prefix = Buffer.from(pending.subarray(4, 11))
-        pending = pending.subarray(11)
+        const headerBytes = STREAM_MAGIC.length + STREAM_PREFIX_BYTES
+        if (pending.length < headerBytes) continue
+        if (!pending.subarray(0, STREAM_MAGIC.length).equals(STREAM_MAGIC)) throw new SealError('not a sealed stream')
+        prefix = Buffer.from(pending.subarray(STREAM_MAGIC.length, headerBytes))
+        pending = pending.subarray(headerBytes)
       }
       while (pending.length > CHUNK + TAG) {
         if (done) throw new SealError('sealed stream has data after its last chunk')
@@ -184,19 +209,6 @@ function unwrap(kek: Buffer, wrapped: string, id: string): Buffer {
   } catch {
     throw new SealError(`data key ${id} does not unwrap: the master key file does not match this database`)
   }
-}
-
-function chunkNonce(prefix: Buffer, counter: number, last: boolean): Buffer {
-  const nonce = Buffer.alloc(12)
-  prefix.copy(nonce, 0)
-  nonce.writeUInt32BE(counter, 7)
-  nonce[11] = last ? 1 : 0
-  return nonce
-}
-
-function sealChunk(key: Buffer, prefix: Buffer, counter: number, plain: Buffer, last: boolean): Buffer {
-  const cipher = createCipheriv('aes-256-gcm', key, chunkNonce(prefix, counter, last))
-  return Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()])
 }
 
 function openChunk(key: Buffer, prefix: Buffer, counter: number, sealed: Buffer, last: boolean): Buffer {

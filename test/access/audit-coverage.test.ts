@@ -112,6 +112,21 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // An item in the locker to make a working copy of (the path parameter is its SHA-256).
       'POST /api/v1/media/{sha256}/working-copy': async () =>
         ((await call(api.app, { url: '/api/v1/media', token: api.token.admin, body: `audit coverage ${uuidv7()}`, headers: { 'content-type': 'text/plain' } })).json() as { sha256: string }).sha256,
+      // An upload of the caller's own (nobody else's is found).
+      'PATCH /api/v1/uploads/{id}': async (who) => newUpload(who.token!),
+      'DELETE /api/v1/uploads/{id}': async (who) => newUpload(who.token!),
+    }
+
+    /** tus requests carry the protocol's headers (docs/field-sync.md); the PATCH sends no bytes, which is allowed. */
+    const uploadMetadata = `sha256 ${Buffer.from('a'.repeat(64)).toString('base64')}`
+    const TUS_HEADERS: Record<string, Record<string, string>> = {
+      'POST /api/v1/uploads': { 'tus-resumable': '1.0.0', 'upload-length': '10', 'upload-metadata': uploadMetadata },
+      'PATCH /api/v1/uploads/{id}': { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' },
+      'DELETE /api/v1/uploads/{id}': { 'tus-resumable': '1.0.0' },
+    }
+    async function newUpload(token: string): Promise<string> {
+      const res = await call(api.app, { method: 'POST', url: '/api/v1/uploads', token, headers: TUS_HEADERS['POST /api/v1/uploads'] })
+      return String(res.headers.location).split('/').pop()!
     }
 
     it('records every write operation in the document, with who, what, when, from where, why, and how it ended', async () => {
@@ -135,7 +150,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           url: filled,
           token: who.token,
           body: (op as Operation).requestBody ? (REAL_BODIES[key] ? await REAL_BODIES[key]() : (BODIES[key]?.(who) ?? {})) : undefined,
-          headers: { 'louder-reason': reason },
+          headers: { 'louder-reason': reason, ...TUS_HEADERS[key] },
           remoteAddress: ip,
         })
         const records = await recordsOf(reason)

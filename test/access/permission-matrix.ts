@@ -143,6 +143,10 @@ export const PERMISSION_MATRIX: Readonly<Record<string, Row>> = {
   // The evidence locker: whoever gathers material seals it and legal may ask whether it is held; originals
   // and their metadata go to legal and admins only; editors follow custody and work on working copies
   'POST /api/v1/media':                  row(D,        A,    A,     A,         D,    D),
+  // Resumable uploads (tus): whoever may seal media; each upload is its creator's alone (test/sync/uploads.test.ts).
+  'POST /api/v1/uploads':                row(D,        A,    A,     A,         D,    D),
+  'PATCH /api/v1/uploads/{id}':          row(D,        A,    A,     A,         D,    D),
+  'DELETE /api/v1/uploads/{id}':         row(D,        A,    A,     A,         D,    D),
   // (HEAD /api/v1/media/{sha256}, whether an item is held, is not in the OpenAPI document that lists these
   // rows; test/evidence/media-http.test.ts checks it: researcher, editor, legal and admin)
   'GET /api/v1/media/{sha256}/content':  row(D,        A,    D,     D,         A,    D),

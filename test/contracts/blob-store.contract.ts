@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { BlobHashMismatchError, BlobNotFoundError, type BlobStore } from '../../src/core/ports/blob-store.ts'
+import { BlobExistsError, BlobHashMismatchError, BlobNotFoundError, type BlobStore } from '../../src/core/ports/blob-store.ts'
 
 /** What the contract needs from one adapter's test setup, beyond the store itself. */
 export interface BlobStoreFixture {
@@ -185,6 +185,41 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStoreFix
       const refused = new Error('declared hash does not match')
       await expect(store.putByContent(pieces(randomBytes(100_000)), () => Promise.reject(refused))).rejects.toBe(refused)
       expect(await keysOf(store)).toEqual([])
+      expect(await fixture.residue()).toEqual([])
+    })
+
+    it('stores a named blob once, reads it by name, and lists it apart from the content-named ones', async () => {
+      const bytes = randomBytes(200_003)
+      const name = sha256(Buffer.from('a data key id'))
+      expect(await store.putNamed(name, pieces(bytes))).toEqual({ size: bytes.length })
+      expect((await readAll(await store.get(name))).equals(bytes)).toBe(true)
+      expect((await readAll(await store.get(name, { start: 10, end: 19 }))).equals(bytes.subarray(10, 20))).toBe(true)
+      expect(await store.has(name)).toBe(true)
+      expect(await store.size(name)).toBe(bytes.length)
+      // Write-once: the same name again is refused and the first blob is untouched.
+      await expect(store.putNamed(name, pieces(randomBytes(10)))).rejects.toBeInstanceOf(BlobExistsError)
+      expect((await readAll(await store.get(name))).equals(bytes)).toBe(true)
+      // A named blob never passes for content: `put` of its hash is a different blob, and the listings keep them apart.
+      const content = randomBytes(1_000)
+      await store.put(sha256(content), pieces(content))
+      expect(await keysOf(store)).toEqual([sha256(content)])
+      const named: string[] = []
+      for await (const key of store.listNamed()) named.push(key)
+      expect(named).toEqual([name])
+    })
+
+    it('keeps nothing of a named blob whose check refuses it or whose body fails', async () => {
+      const name = sha256(Buffer.from('another data key id'))
+      const refused = new Error('declared hash does not match')
+      await expect(store.putNamed(name, pieces(randomBytes(100_000)), () => Promise.reject(refused))).rejects.toBe(refused)
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        yield randomBytes(50_000)
+        throw new Error('connection reset')
+      }
+      await expect(store.putNamed(name, failing())).rejects.toThrow('connection reset')
+      expect(await store.has(name)).toBe(false)
+      expect(await fixture.residue()).toEqual([])
+      for (const key of HOSTILE_KEYS) await expect(store.putNamed(key, pieces(Buffer.from('x'))), key).rejects.toThrow()
       expect(await fixture.residue()).toEqual([])
     })
   })

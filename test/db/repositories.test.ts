@@ -42,6 +42,9 @@ function observation(createdBy: string, overrides: Partial<Observation> = {}): O
     media: [],
     sealed: null,
     consentSummary: { publication: true, partners: true, court: true },
+    title: null,
+    eventType: null,
+    parties: [],
     ...overrides,
   }
 }
@@ -159,6 +162,18 @@ forEachDialect('repositories', (dialect) => {
       })
       await store.repos.observations.insert(full)
       expect(await store.repos.observations.byId(full.id)).toEqual(full)
+    })
+
+    it("stores and reads back a field report's title, event type and parties as reported", async () => {
+      const report = observation(author.id, {
+        title: 'Shelling near the — سوق market',
+        eventType: 'Explosions/Remote violence',
+        parties: ['Armed group "X"', 'Civilians, local'],
+      })
+      await store.repos.observations.insert(report)
+      expect(await store.repos.observations.byId(report.id)).toEqual(report)
+      const [listed] = await store.repos.observations.list({ limit: 1 })
+      expect(listed).toMatchObject({ title: report.title, eventType: report.eventType, parties: report.parties })
     })
 
     it('inserts many at once, past one statement\'s parameter limit', async () => {

@@ -10,6 +10,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { expect } from 'vitest'
 import { type AppContext, createAppContext } from '../../src/app-context.ts'
 import { buildConfig } from '../../src/config/build-config.ts'
+import type { RawSettings } from '../../src/config/read-env.ts'
 import type { Role } from '../../src/core/access/actor.ts'
 import { issueToken } from '../../src/core/accounts/tokens.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
@@ -30,11 +31,12 @@ export interface TestApi {
   close(): Promise<void>
 }
 
-export async function startTestApi(dialect: DialectName = 'sqlite'): Promise<TestApi> {
+/** `settings`: environment settings beyond the data directory and database (small upload limits, …). */
+export async function startTestApi(dialect: DialectName = 'sqlite', settings: RawSettings = {}): Promise<TestApi> {
   const dataDir = mkdtempSync(join(tmpdir(), 'louder-http-'))
   const databaseUrl = dialect === 'postgres' ? await createTestDatabase() : undefined
   const open = async () => {
-    const ctx = await createAppContext(buildConfig({ dataDir, databaseUrl }), createLogger({ level: 'silent' }))
+    const ctx = await createAppContext(buildConfig({ ...settings, dataDir, databaseUrl }), createLogger({ level: 'silent' }))
     const app = await buildHttpApp(ctx)
     await app.ready()
     return { ctx, app }

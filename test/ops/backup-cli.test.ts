@@ -35,7 +35,7 @@ describe('louder backup / louder restore as processes', () => {
     expect(made.stderr).toMatch(/backup blobs: 100%/)
     expect(made.code).toBe(0)
     const report = JSON.parse(made.stdout)
-    expect(report).toMatchObject({ file, recipients: 2, manifest: { format: 'louder-backup', blobs: { count: 5 } } })
+    expect(report).toMatchObject({ file, recipients: 2, manifest: { format: 'louder-backup', blobs: { count: 7 } } })
 
     // The data directory can come from the environment, like every other command's.
     const restoredDir = join(base, 'restored')

@@ -67,7 +67,7 @@ describe('backup and restore (SQLite)', () => {
     // Nothing readable leaks into the file: the sealed witness is sealed anyway, so look for plain narrative text.
     expect(readFileSync(file).includes(Buffer.from('Ceasefire broken'))).toBe(false)
     expect(report.manifest.tables.find((t) => t.name === 'observations')!.rows).toBe(2600)
-    expect(report.manifest.blobs.count).toBe(5)
+    expect(report.manifest.blobs.count).toBe(7) // five named by their bytes, two sealed (named after their data key)
 
     const target = place(join(base, 'restored'))
     const progress: Progress[] = []
@@ -159,8 +159,11 @@ describe('backup and restore (SQLite)', () => {
     const { execFileSync } = await import('node:child_process')
     execFileSync('tar', ['-xf', tarFile, '-C', out])
     execFileSync('sha256sum', ['--quiet', '-c', 'SHA256SUMS'], { cwd: out })
-    expect(readdirSync(out).sort()).toEqual(['SHA256SUMS', 'blobs', 'db', 'keys', 'louder-backup.json'])
+    expect(readdirSync(out).sort()).toEqual(['SHA256SUMS', 'blobs', 'db', 'keys', 'louder-backup.json', 'sealed'])
     expect(readdirSync(join(out, 'blobs'))).toHaveLength(5)
+    // Named blobs carry their checksums in SHA256SUMS, which sha256sum -c just checked.
+    expect(readdirSync(join(out, 'sealed'))).toHaveLength(2)
+    expect(readFileSync(join(out, 'SHA256SUMS'), 'utf8')).toMatch(/^[0-9a-f]{64} {2}sealed\/[0-9a-f]{64}$/m)
     const users = readFileSync(join(out, 'db', 'users', '00000001.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
     expect(users.map((u) => u.email).sort()).toEqual(['admin@example.org', 'r@example.org'])
   })
@@ -321,7 +324,7 @@ describe('backup and restore (SQLite)', () => {
 
     describe('a backup that age accepts but whose contents are wrong (made by someone holding a recipient key)', () => {
       const cases: [string, string, RegExp, (entries: Entry[]) => Entry[]][] = [
-        ['a newer format', 'backup_unsupported', /format version 2/, (e) => editManifest(e, (m) => ({ ...m, formatVersion: 2 }))],
+        ['a newer format', 'backup_unsupported', /format version 3/, (e) => editManifest(e, (m) => ({ ...m, formatVersion: 3 }))],
         ['an unknown migration', 'backup_unsupported', /0002_from_the_future/, (e) => editManifest(e, (m) => ({ ...m, migrations: [...(m.migrations as string[]), '0002_from_the_future'] }))],
         ['an unknown table', 'backup_damaged', /does not know/, (e) => editManifest(e, (m) => ({ ...m, tables: [...(m.tables as object[]), { name: 'secrets', rows: 0 }] }))],
         ['a row count the rows do not match', 'backup_damaged', /table users has 2 rows; the manifest says 3/, (e) => editManifest(e, (m) => ({ ...m, tables: (m.tables as { name: string; rows: number }[]).map((t) => (t.name === 'users' ? { ...t, rows: 3 } : t)) }))],
@@ -329,6 +332,7 @@ describe('backup and restore (SQLite)', () => {
         ['no SHA256SUMS', 'backup_damaged', /SHA256SUMS is missing/, (e) => e.filter((x) => x.path !== 'SHA256SUMS')],
         ['a path outside the layout', 'backup_damaged', /unexpected file \.\.\/\.\.\/etc\/cron\.d\/x/, (e) => [...e.slice(0, -1), { path: '../../etc/cron.d/x', body: Buffer.from('* * * * * root sh') }, e.at(-1)!]],
         ['a blob that is not what its name says', 'backup_damaged', /does not match its name/, (e) => e.map((x) => (x.path.startsWith('blobs/') && x.body.length === 513 ? { ...x, body: Buffer.alloc(513) } : x))],
+        ['a sealed blob whose bytes were changed', 'backup_damaged', /sealed\/[0-9a-f]{64} does not match its checksum/, (e) => e.map((x) => (x.path.startsWith('sealed/') && x.body.length === 12 ? { ...x, body: Buffer.from('SEALED BYTES') } : x))],
         ['a row that is not JSON', 'backup_damaged', /not JSON/, (e) => resum(e.map((x) => (x.path === 'db/users/00000001.jsonl' ? { ...x, body: Buffer.from(`{"id":\n`) } : x)))],
         ['a row with a nested value', 'backup_damaged', /only text, finite numbers and null/, (e) => resum(e.map((x) => (x.path === 'db/meta/00000001.jsonl' ? { ...x, body: Buffer.from('{"key":"k","value":{"a":1}}\n') } : x)))],
         ['parts out of order', 'backup_damaged', /out of order/, (e) => { const i = e.findIndex((x) => x.path.startsWith('db/users/')); const j = e.findIndex((x) => x.path.startsWith('db/meta/')); const copy = [...e]; [copy[i], copy[j]] = [copy[j]!, copy[i]!]; return copy }],

@@ -1,10 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { makeFsBlobStore } from '../../src/blobs/fs-blob-store.ts'
 import { issueToken } from '../../src/core/accounts/tokens.ts'
 import { type Actor, systemActor } from '../../src/core/access/actor.ts'
 import { addComment, createIncident, prepareIncidentSealing, transitionIncident } from '../../src/core/incidents/incident.service.ts'
+import { sealedBlobName } from '../../src/core/evidence/media-item.ts'
 import { uuidv7 } from '../../src/core/ids.ts'
 import type { BlobStore } from '../../src/core/ports/blob-store.ts'
 import { createParty, updateParty } from '../../src/core/register/parties.ts'
@@ -90,6 +91,14 @@ export async function populate(where: Place, options: { observations?: number } 
     const blobKeys: string[] = []
     for (const body of [Buffer.alloc(0), Buffer.from('a small photo'), randomBytes(1536 * 1024 + 7), randomBytes(513), randomBytes(64 * 1024)])
       blobKeys.push(await putBlob(blobs, body))
+    // Sealed originals are named after their data key, not their bytes (sealedBlobName): backed up under sealed/.
+    for (const body of [randomBytes(700 * 1024 + 3), Buffer.from('sealed bytes')]) {
+      const name = sealedBlobName(randomUUID())
+      await blobs.putNamed(name, (async function* () {
+        yield body
+      })())
+      blobKeys.push(name)
+    }
     return { blobKeys }
   } finally {
     await db.close()
@@ -119,7 +128,7 @@ export async function allRows(db: DialectAdapter): Promise<Record<string, Record
 export async function allBlobs(dataDir: string): Promise<Map<string, Buffer>> {
   const blobs = await makeFsBlobStore(join(dataDir, 'blobs'), { sweepTemp: false })
   const out = new Map<string, Buffer>()
-  for await (const key of blobs.list()) {
+  for await (const key of concat(blobs.list(), blobs.listNamed())) {
     const pieces: Buffer[] = []
     for await (const piece of await blobs.get(key)) pieces.push(Buffer.from(piece))
     out.set(key, Buffer.concat(pieces))
@@ -141,4 +150,8 @@ export async function openWitness(where: Place): Promise<string> {
 export async function newIdentity(): Promise<{ identity: string; recipient: string }> {
   const identity = await generateIdentity()
   return { identity, recipient: await identityToRecipient(identity) }
+}
+
+async function* concat<T>(...sources: AsyncIterable<T>[]): AsyncGenerator<T> {
+  for (const source of sources) yield* source
 }

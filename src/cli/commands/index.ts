@@ -2,6 +2,7 @@ import type { Command } from 'commander'
 import { registerAdmin } from './admin.ts'
 import { registerBackup } from './backup.ts'
 import { registerDevice } from './device.ts'
+import { registerField } from './field.ts'
 import { registerHash } from './hash.ts'
 import { registerIngest } from './ingest.ts'
 import { registerRestore } from './restore.ts'
@@ -10,6 +11,7 @@ import { registerWorker } from './worker.ts'
 import { registerVerify } from './verify.ts'
 import { registerExport } from './export.ts'
 import { registerTimestamp } from './timestamp.ts'
+import { registerSync } from './sync.ts'
 
 /** Every CLI command, in the order `louder --help` lists them. */
 export function registerCommands(program: Command): void {
@@ -21,6 +23,8 @@ export function registerCommands(program: Command): void {
   registerHash(program)
   registerDevice(program)
   registerIngest(program)
+  registerSync(program)
+  registerField(program)
   registerExport(program)
   registerVerify(program)
   registerTimestamp(program)

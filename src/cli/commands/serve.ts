@@ -14,7 +14,7 @@ export function registerServe(program: Command): void {
       const { buildHttpApp } = await import('../../http/app.ts')
       const { Worker } = await import('../../jobs/worker.ts')
       const { createLogger } = await import('../../log.ts')
-      const { IDEMPOTENCY_RETENTION_MS, jobHandlers } = await import('../../worker-handlers.ts')
+      const { IDEMPOTENCY_RETENTION_MS, jobHandlers, UPLOAD_EXPIRY_INTERVAL_MS } = await import('../../worker-handlers.ts')
       const config = configFrom(opts)
       const logger = createLogger({ level: opts.logLevel })
       const ctx = await createAppContext(config, logger, { sqliteReaders: SERVER_SQLITE_READERS })
@@ -32,6 +32,12 @@ export function registerServe(program: Command): void {
       const app = await buildHttpApp(ctx)
       const worker = opts.worker ? new Worker(ctx.jobs, jobHandlers(ctx), { logger: logger.child({ module: 'worker' }) }) : null
       await ctx.jobs.enqueue('platform.prune-idempotency', { olderThanMs: IDEMPOTENCY_RETENTION_MS })
+      // Also seals uploads whose last byte arrived just before the server stopped (before their seal).
+      await ctx.jobs.enqueue('sync.expire-uploads', {})
+      const uploadExpiry = setInterval(() => {
+        ctx.jobs.enqueue('sync.expire-uploads', {}).catch((err: unknown) => logger.error({ err: { message: (err as Error)?.message } }, 'could not queue upload expiry'))
+      }, UPLOAD_EXPIRY_INTERVAL_MS)
+      uploadExpiry.unref()
       worker?.start()
       const address = await app.listen({ port: config.port, host: config.host })
       const port = (app.server.address() as { port: number }).port
@@ -41,6 +47,7 @@ export function registerServe(program: Command): void {
 
       const signal = await untilSignal()
       logger.info({ signal }, 'shutting down')
+      clearInterval(uploadExpiry)
       // Drain: stop taking requests and jobs, let running ones finish, then close the database.
       await app.close()
       await worker?.stop()

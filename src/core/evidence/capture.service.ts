@@ -138,6 +138,18 @@ export async function captureFor(repos: Repositories, sha256: string): Promise<C
 }
 
 /** The signed record itself, for code that may read restricted data (its caller records the read). */
-export async function openCaptureRecord(sealer: Sealer, capture: StoredCapture): Promise<CaptureRecord> {
+export async function openCaptureRecord(sealer: Pick<Sealer, 'open'>, capture: StoredCapture): Promise<CaptureRecord> {
   return parseCaptureRecord(JSON.parse((await sealer.open(capture.sealedRecord, captureRecordContext(capture.sha256))).toString('utf8')))
+}
+
+/**
+ * The parent a capture record names (`parentSha256`: a thumbnail or publication image made on the device), with
+ * the device key that signed it and the record's hash, or null. The record is sealed; only these are read, never
+ * presented.
+ */
+export async function captureParentOf(repos: Repositories, sealer: Pick<Sealer, 'open'>, sha256: string): Promise<{ parentSha256: string; deviceKeyId: string; recordSha256: string } | null> {
+  const capture = await repos.captures.get(sha256)
+  if (!capture) return null
+  const parentSha256 = (await openCaptureRecord(sealer, capture)).parentSha256
+  return parentSha256 ? { parentSha256, deviceKeyId: capture.deviceKeyId, recordSha256: capture.recordSha256 } : null
 }

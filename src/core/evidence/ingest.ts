@@ -2,21 +2,23 @@
  * Sealing an item into the locker: the one use case the CLI, the HTTP route and (later) field sync call.
  *
  * The bytes stream once: hashed (SHA-256 of the original), sniffed, encrypted with a data key of the item's
- * own (STREAM construction) and written to the blob store (temp → fsync → rename → fsync dir) before the
- * database hears of them, so nothing acknowledged can name bytes that are not durable. Then one transaction
- * inserts the item and appends its `media.received` custody event: both or neither. The same bytes again give
+ * own (STREAM construction) and written to the blob store (temp → fsync → rename → fsync dir) under a name
+ * derived from that data key, before the database hears of them, so nothing acknowledged can name bytes that
+ * are not durable. Then one transaction inserts the item and appends its `media.received` custody event: both
+ * or neither. The same bytes again give
  * the existing item and no second event, also when two ingests race (the loser hits the primary key).
  */
-import { createHash } from 'node:crypto'
 import { type Actor, actorKey } from '../access/actor.ts'
+import type { LogSigner } from '../custody/checkpoint.ts'
 import { appendCustodyEvent } from '../custody/custody-log.ts'
 import type { CustodyEvent } from '../custody/custody-event.ts'
 import { LouderError, RuleError } from '../errors.ts'
 import type { BlobStore } from '../ports/blob-store.ts'
 import type { Repositories, Store } from '../ports/repositories.ts'
 import { toRfc3339 } from '../time.ts'
-import { captureFor } from './capture.service.ts'
-import type { MediaItem, MediaItemKind, Sha256, StreamSealer } from './media-item.ts'
+import { captureFor, captureParentOf } from './capture.service.ts'
+import { type DerivationRecord, signDerivation } from './derivation-record.ts'
+import { type MediaItem, type MediaItemKind, type Sha256, sealedBlobName, type StreamSealer } from './media-item.ts'
 import { SNIFF_BYTES, sniffMediaType } from './media-sniff.ts'
 
 export interface IngestDeps {
@@ -24,6 +26,8 @@ export interface IngestDeps {
   blobs: BlobStore
   sealer: StreamSealer
   isUniqueViolation(err: unknown): boolean
+  /** The custody log's key, to sign the derivation record of a derivative a device declared (see below). */
+  logSigner?: () => Promise<LogSigner>
 }
 
 export interface IngestInput {
@@ -77,13 +81,15 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
   const now = options.now ?? Date.now
   // Reserved outside the transaction: on SQLite the transaction holds the only connection.
   const dataKeyId = await deps.sealer.reserveDataKey()
-  const tap = hashingTap(input.body, input.maxBytes)
+  const tap = countingTap(input.body, input.maxBytes)
+  // The sealer hashes the plaintext as it encrypts it (off the event loop where it can: src/protection/sealing-pool.ts).
+  const sealed = deps.sealer.sealStream(dataKeyId, tap.body)
+  const blobKey = sealedBlobName(dataKeyId)
 
-  let blob: { key: string; size: number }
   try {
-    blob = await deps.blobs.putByContent(deps.sealer.encryptStream(dataKeyId, tap.body), async () => {
+    await deps.blobs.putNamed(blobKey, sealed.body, async () => {
       // The whole body has been read here: refuse a mismatch before the ciphertext is named, so it leaves no trace.
-      const sha256 = tap.sha256()
+      const sha256 = sealed.sha256()
       if (input.expectedSha256 && input.expectedSha256 !== sha256) throw new MediaHashMismatchError(input.expectedSha256, sha256)
       if (input.expectedByteLength != null && input.expectedByteLength !== tap.byteLength()) throw new MediaHashMismatchError(String(input.expectedByteLength), String(tap.byteLength()), 'byte length')
       // Hash first: a capture logged earlier for these bytes fixes their length too.
@@ -98,14 +104,19 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
   }
 
   const receivedAt = now()
+  // A derivative made on the device (a thumbnail, a publication image) was logged as a capture naming its parent:
+  // it is filed as that parent's derivative. Louder signs the derivation record, naming the device's capture
+  // record, so it is logged and verified like the derivatives Louder makes (derivative.created, court bags).
+  const derivative = input.derivative ?? (await deviceDerivation(deps, actor, sealed.sha256(), receivedAt))
+  const parentSha256 = derivative?.parentSha256 ?? null
   const item: MediaItem = {
-    sha256: tap.sha256(),
+    sha256: sealed.sha256(),
     mediaType: sniffMediaType(tap.head()),
     byteLength: tap.byteLength(),
-    blobKey: blob.key,
+    blobKey,
     dataKeyId,
-    kind: (input.derivative ? 'derivative' : 'original') satisfies MediaItemKind,
-    parentSha256: input.derivative?.parentSha256 ?? null,
+    kind: (parentSha256 ? 'derivative' : 'original') satisfies MediaItemKind,
+    parentSha256,
     incidentId: input.incidentId ?? null,
     receivedAt,
     receivedBy: actorKey(actor),
@@ -115,7 +126,7 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
     pixelWidth: null,
     pixelHeight: null,
     durationMs: null,
-    derivation: input.derivative?.record ?? null,
+    derivation: derivative?.record ?? null,
   }
 
   try {
@@ -126,8 +137,8 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
       if (held) return { item: held, status: 'existing' as const }
       await repos.mediaItems.insert(item)
       await logAbout(repos, item.sha256, receivedEvent(item), receivedAt)
-      if (input.derivative)
-        await logAbout(repos, item.sha256, { v: 1, type: 'derivative.created', at: toRfc3339(receivedAt), actor: item.receivedBy, sha256: item.sha256, parentSha256: input.derivative.parentSha256, operations: input.derivative.operations }, receivedAt, input.derivative.parentSha256)
+      if (derivative?.record)
+        await logAbout(repos, item.sha256, { v: 1, type: 'derivative.created', at: toRfc3339(receivedAt), actor: item.receivedBy, sha256: item.sha256, parentSha256: derivative.parentSha256, operations: derivative.operations }, receivedAt, derivative.parentSha256)
       await repos.mediaItems.queueProcessing(item.sha256, item.mediaType)
       await options.inTransaction?.(repos, item)
       return { item, status: 'new' as const }
@@ -139,6 +150,27 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
     if (!held) throw err
     return { item: held, status: 'existing' }
   }
+}
+
+/**
+ * The derivation of bytes whose capture record names a parent, or undefined. Without the log's key (a caller
+ * that seals no device material) the item is still filed under its parent, with no signed record.
+ */
+async function deviceDerivation(deps: IngestDeps, actor: Actor, sha256: Sha256, at: number): Promise<{ parentSha256: Sha256; operations: string[]; record: string | null } | undefined> {
+  const declared = await captureParentOf(deps.store.repos, deps.sealer, sha256)
+  if (!declared) return undefined
+  const operations = [`made on device ${declared.deviceKeyId}`]
+  if (!deps.logSigner) return { parentSha256: declared.parentSha256, operations, record: null }
+  const record: DerivationRecord = {
+    schema: 'louder.derivation',
+    v: 1,
+    parentSha256: declared.parentSha256,
+    operations,
+    operator: actorKey(actor),
+    at: toRfc3339(at),
+    capture: { recordSha256: declared.recordSha256, deviceKeyId: declared.deviceKeyId },
+  }
+  return { parentSha256: declared.parentSha256, operations, record: signDerivation(record, await deps.logSigner()) }
 }
 
 function receivedEvent(item: MediaItem): CustodyEvent {
@@ -155,27 +187,19 @@ export async function logAbout(repos: Repositories, sha256: Sha256, event: Custo
 }
 
 /**
- * Passes a body through while hashing it, counting it, keeping its first bytes for sniffing and refusing it
- * past `maxBytes`. Nothing but the head is kept: a file of any size streams in constant memory.
+ * Passes a body through while counting it, keeping its first bytes for sniffing and refusing it past
+ * `maxBytes`. Nothing but the head is kept: a file of any size streams in constant memory.
  */
-function hashingTap(source: AsyncIterable<Uint8Array>, maxBytes = Number.POSITIVE_INFINITY) {
-  const hash = createHash('sha256')
+function countingTap(source: AsyncIterable<Uint8Array>, maxBytes = Number.POSITIVE_INFINITY) {
   let length = 0
   let head = Buffer.alloc(0)
-  let digest: string | null = null
   async function* body(): AsyncGenerator<Uint8Array> {
     for await (const piece of source) {
       length += piece.byteLength
       if (length > maxBytes) throw new MediaTooLargeError(maxBytes)
-      hash.update(piece)
       if (head.length < SNIFF_BYTES) head = Buffer.concat([head, Buffer.from(piece.subarray(0, SNIFF_BYTES - head.length))])
       yield piece
     }
   }
-  return {
-    body: body(),
-    sha256: () => (digest ??= hash.digest('hex')),
-    byteLength: () => length,
-    head: () => head,
-  }
+  return { body: body(), byteLength: () => length, head: () => head }
 }

@@ -5,32 +5,17 @@
  * that stores it (ingest.ts).
  */
 import { type Actor, actorKey } from '../access/actor.ts'
-import { canonicalJson } from '../canonical-json.ts'
 import type { LogSigner } from '../custody/checkpoint.ts'
 import { toRfc3339 } from '../time.ts'
+import { type DerivationRecord, signDerivation } from './derivation-record.ts'
 import { ingestMedia, type IngestDeps, type IngestResult } from './ingest.ts'
 import { mediaItemOrThrow, openOriginalForWork } from './media-access.ts'
 import type { Sha256 } from './media-item.ts'
 import type { PlainWorkspace } from './media-processing.ts'
 
-export interface DerivationRecord {
-  schema: 'louder.derivation'
-  v: 1
-  parentSha256: Sha256
-  operations: string[]
-  operator: string
-  at: string
-}
-
 /** Re-encodes an image into a working copy (src/media: sharp, metadata stripped, limits on input). */
 export interface WorkingCopyMaker {
   reencode(path: string): Promise<{ bytes: Buffer; operations: string[] }>
-}
-
-/** The stored form: the record, and a signature over its canonical JSON naming the key that made it. */
-export function signDerivation(record: DerivationRecord, signer: LogSigner): string {
-  const bytes = Buffer.from(canonicalJson(record), 'utf8')
-  return canonicalJson({ record, signature: signer.sign(bytes).toString('base64'), keyName: signer.name })
 }
 
 export async function createDerivative(deps: IngestDeps & { signer: LogSigner }, operator: Actor, parentSha256: Sha256, body: AsyncIterable<Uint8Array>, operations: string[], now = Date.now()): Promise<IngestResult> {

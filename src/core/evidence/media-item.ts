@@ -1,8 +1,9 @@
 /**
  * The evidence locker's items and what the core needs to keep them. An item is named by the SHA-256 of its
- * original bytes (what a capture record, an observation and a court name); where its sealed bytes lie (the
- * ciphertext's hash) and which data key opens them are the locker's business.
+ * original bytes (what a capture record, an observation and a court name); where its sealed bytes lie (a blob
+ * named after its data key) and which data key opens them are the locker's business.
  */
+import { createHash } from 'node:crypto'
 
 /** Hex SHA-256. */
 export type Sha256 = string
@@ -69,9 +70,27 @@ export interface MediaItemRepository {
 export interface StreamSealer {
   reserveDataKey(): Promise<string>
   encryptStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>
+  /** Encrypts like `encryptStream` and hashes the plaintext on the way: one pass over the bytes, off the event loop where the adapter can. */
+  sealStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): SealedStream
   decryptStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>
   seal(plaintext: string | Buffer, context: string, options?: { dataKeyId?: string }): Promise<string>
   open(sealed: string, context: string): Promise<Buffer>
+}
+
+export interface SealedStream {
+  body: AsyncIterable<Uint8Array>
+  /** SHA-256 (hex) of the plaintext; valid once `body` has been read to its end. */
+  sha256(): Sha256
+}
+
+/**
+ * The blob holding an item's ciphertext is named after its data key, not after the ciphertext's hash: hashing
+ * every byte a second time was a third of the cost of sealing (bench/README.md, `locker-ingest`). The name is
+ * unique (one data key per item), says nothing about the content, and the STREAM construction authenticates
+ * every chunk, so a damaged or swapped blob still fails to open. Backups record each blob's hash (docs/backup.md).
+ */
+export function sealedBlobName(dataKeyId: string): Sha256 {
+  return createHash('sha256').update(`louder.sealed-blob.v1:${dataKeyId}`).digest('hex')
 }
 
 /** The seal context of an item's metadata: a ciphertext moved to another item does not open there. */

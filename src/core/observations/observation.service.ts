@@ -3,6 +3,7 @@ import { authorize } from '../access/policy.ts'
 import { auditEntry, type AuditOrigin } from '../audit/audit.ts'
 import { ForbiddenError, NotFoundError, RuleError, throwNotFound, ValidationError } from '../errors.ts'
 import { uuidv7 } from '../ids.ts'
+import { EVENT_TYPE_NAMES, isEventType } from '../register/acled.ts'
 import { type Page, timelinePage, timelinePosition } from '../pagination.ts'
 import type { Repositories } from '../ports/repositories.ts'
 import type { Sealer } from '../ports/sealer.ts'
@@ -31,6 +32,7 @@ export function hasRestrictedInput(input: NewObservation): boolean {
 export async function createObservation(repos: Repositories, actor: Actor, input: NewObservation, sealing: RestrictedSealing | null = null): Promise<Observation> {
   authorize(actor, 'observation.create')
   if (actor.kind !== 'user') throw new ValidationError([{ field: 'actor', message: 'observations are recorded by a person' }])
+  if (input.eventType != null && !isEventType(input.eventType)) throw new ValidationError([{ field: 'eventType', message: `must be one of ACLED's event types: ${EVENT_TYPE_NAMES.join(', ')}` }])
   const now = Date.now()
   const id = uuidv7(now)
   let sealed: Observation['sealed'] = null
@@ -64,6 +66,9 @@ export async function createObservation(repos: Repositories, actor: Actor, input
     media: input.media ?? [],
     sealed,
     consentSummary,
+    title: input.title ?? null,
+    eventType: input.eventType ?? null,
+    parties: input.parties ?? [],
   }
   await repos.observations.insert(observation)
   return observation

@@ -1,3 +1,5 @@
+import type { EventType } from '../register/acled.ts'
+
 /**
  * What one researcher saw or heard. The fields added by the incident register (sources, urgency, language,
  * media, the sealed restricted part) are optional on the type so that records built elsewhere (seeds,
@@ -25,6 +27,12 @@ export interface Observation {
    * says nothing about who: only whether this observation's material may be used.
    */
   consentSummary?: ConsentSummary
+  /** The report's title, when it came with one (field folders). */
+  title?: string | null
+  /** The ACLED event type the researcher named, or null: the desk codes the incident's own. */
+  eventType?: EventType | null
+  /** Parties as the report names them: free text, not thesaurus entries (those are coded on incidents). */
+  parties?: string[]
 }
 
 export interface ConsentSummary {
@@ -100,7 +108,15 @@ export interface NewObservation {
   language?: string | null
   media?: string[]
   restricted?: { notes?: string | null; witnesses?: NewWitness[] } | null
+  title?: string | null
+  eventType?: EventType | null
+  parties?: string[]
 }
+
+/** Limits on a report's own fields, shared by the API's schema and field folders. */
+export const OBSERVATION_TITLE_MAX = 300
+export const OBSERVATION_PARTIES_MAX = 20
+export const OBSERVATION_PARTY_NAME_MAX = 200
 
 /** A bounding box in degrees: west, south, east, north (GeoJSON order). */
 export type BBox = readonly [west: number, south: number, east: number, north: number]

@@ -8,8 +8,8 @@ export interface ByteRange {
 }
 
 /**
- * Content-addressed storage for sealed bytes. Keys are the SHA-256 hex of the bytes stored; never file
- * paths. Blobs are write-once: putting a key that exists is a no-op.
+ * Storage for sealed bytes. Keys are 64 hex digits, never file paths: the SHA-256 of the bytes stored
+ * (`put`, `putByContent`), or a name the caller derives (`putNamed`). Blobs are write-once.
  */
 export interface BlobStore {
   readonly caps: { signedUrls: boolean }
@@ -21,12 +21,27 @@ export interface BlobStore {
    * and before it is named; if it throws, the body is discarded and the error passed on.
    */
   putByContent(body: AsyncIterable<Uint8Array>, check?: () => void | Promise<void>): Promise<{ key: Sha256; size: number }>
+  /**
+   * Stores a body under a name chosen by the caller that is not its hash (a sealed original, named after its
+   * data key: `sealedBlobName`), durable before it resolves, with `check` as in `putByContent`. Write-once: a
+   * name already taken is refused (BlobExistsError) and nothing is overwritten.
+   */
+  putNamed(name: Sha256, body: AsyncIterable<Uint8Array>, check?: () => void | Promise<void>): Promise<{ size: number }>
   get(key: Sha256, range?: ByteRange): Promise<AsyncIterable<Uint8Array>>
   has(key: Sha256): Promise<boolean>
   size(key: Sha256): Promise<number | null>
-  /** Every key, in no particular order (backups, garbage collection). */
+  /** Every key of a blob named by its hash (`put`, `putByContent`), in no particular order (backups, garbage collection). */
   list(): AsyncIterable<Sha256>
+  /** Every name of a blob stored with `putNamed`, in no particular order. */
+  listNamed(): AsyncIterable<Sha256>
   close(): Promise<void>
+}
+
+export class BlobExistsError extends Error {
+  readonly code = 'blob_exists'
+  constructor(name: string) {
+    super(`a blob named ${name} exists already; blobs are write-once`)
+  }
 }
 
 export class BlobHashMismatchError extends Error {

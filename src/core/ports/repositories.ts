@@ -6,6 +6,7 @@ import type { CustodyLogRepository } from '../custody/custody-log-repository.ts'
 import type { MediaItemRepository } from '../evidence/media-item.ts'
 import type { DeviceRepository } from '../evidence/device.ts'
 import type { CaptureRepository } from '../evidence/capture.ts'
+import type { UploadRepository } from '../sync/uploads.ts'
 import type { BackingObservation, EditLock, Incident, IncidentComment, IncidentQuery, IncidentVersion } from '../incidents/incident.ts'
 
 /** What the core needs from the database, in its own words. src/db implements it once for SQLite and PostgreSQL. */
@@ -28,6 +29,7 @@ export interface Repositories {
   devices: DeviceRepository
   captures: CaptureRepository
   mediaItems: MediaItemRepository
+  uploads: UploadRepository
 }
 
 /** Transactions: everything `fn` does through `repos` commits together or not at all. */

@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { type ConsentSummary, type Observation, type ObservationQuery, type ObservationSource, summariseConsent } from '../../core/observations/observation.ts'
 import type { ObservationRepository } from '../../core/ports/repositories.ts'
+import type { EventType } from '../../core/register/acled.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
 import { candidateBoxes, rtreeProbe, rtreeRange } from './place-time.ts'
 import type { Database, ObservationsTable } from '../schema.ts'
@@ -26,7 +27,7 @@ export function observationRepository(db: Kysely<Database>, dialect: DialectName
       await db.insertInto('observations').values(toRow(observation)).execute()
     },
     async insertMany(observations) {
-      // Parameter limits (SQLite 32766, PostgreSQL 65535) cap one statement: 1000 rows of 17 columns fit both.
+      // Parameter limits (SQLite 32766, PostgreSQL 65535) cap one statement: 1000 rows of 20 columns fit both.
       for (let i = 0; i < observations.length; i += 1000)
         await db.insertInto('observations').values(observations.slice(i, i + 1000).map(toRow)).execute()
     },
@@ -138,6 +139,9 @@ function toRow(o: Observation): ObservationsTable {
     data_key_id: o.sealed?.dataKeyId ?? null,
     // A record built without a summary (seeds, benchmarks) that names people gets none of their consent.
     ...consentColumns(o.consentSummary ?? (o.sealed ? NO_CONSENT : summariseConsent([]))),
+    title: o.title ?? null,
+    event_type: o.eventType ?? null,
+    parties: JSON.stringify(o.parties ?? []),
   }
 }
 
@@ -162,5 +166,8 @@ function fromRow(r: ObservationsTable): Observation {
     media: JSON.parse(r.media) as string[],
     sealed: r.restricted === null || r.data_key_id === null ? null : { value: r.restricted, dataKeyId: r.data_key_id },
     consentSummary: { publication: Number(r.consent_publication) === 1, partners: Number(r.consent_partners) === 1, court: Number(r.consent_court) === 1 },
+    title: r.title,
+    eventType: r.event_type as EventType | null,
+    parties: JSON.parse(r.parties) as string[],
   }
 }

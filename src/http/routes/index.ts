@@ -19,6 +19,7 @@ import { registerPublicIncidentRoutes } from './public-incidents.ts'
 import { registerSettingsRoutes } from './settings.ts'
 import { registerSyncRoutes } from './sync.ts'
 import { registerTokenRoutes } from './tokens.ts'
+import { registerUploadRoutes } from './uploads.ts'
 import { registerUserRoutes } from './users.ts'
 
 /** Every route of the API. Each declares its policy action in `config.action`. */
@@ -43,4 +44,5 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   registerMediaRoutes(app, ctx)
   registerExportRoutes(app, ctx)
   registerSyncRoutes(app, ctx)
+  registerUploadRoutes(app, ctx)
 }

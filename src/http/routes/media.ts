@@ -11,6 +11,7 @@ import { auditOrigin, auditWrite } from '../audit.ts'
 import { idempotentWrite } from '../idempotency.ts'
 import { bodyTooLarge } from '../problem.ts'
 import { problemResponses, Restricted, Strict } from '../schemas/common.ts'
+import { unfinishedUploadHeaders } from './uploads.ts'
 
 /** The most `POST /media` takes in one request; larger material comes by the CLI, or by resumable upload (tus). */
 export const MEDIA_UPLOAD_LIMIT = 64 * 1024 * 1024
@@ -78,7 +79,7 @@ function expectedHash(req: FastifyRequest): string | null {
  */
 export function registerMediaRoutes(app: FastifyInstance, ctx: AppContext): void {
   const tags = ['evidence']
-  const ingestDeps = { store: ctx.store, blobs: ctx.blobs, sealer: ctx.envelope, isUniqueViolation: ctx.db.isUniqueViolation }
+  const ingestDeps = ctx.ingest
 
   // Its own scope: here any content type is the evidence itself, streamed from the socket by the use case.
   void app.register(async (scoped) => {
@@ -114,10 +115,12 @@ export function registerMediaRoutes(app: FastifyInstance, ctx: AppContext): void
 
   app.head<{ Params: Static<typeof ItemParams> }>(
     '/api/v1/media/:sha256',
-    { config: { action: 'media.exists' }, schema: { tags, summary: 'Whether the locker holds an item (200) or not (404); no body', security: [{ bearer: [] }], params: ItemParams } },
+    { config: { action: 'media.exists' }, schema: { tags, summary: "Whether the locker holds an item (200) or not (404); no body. A 404 names the caller's unfinished upload of these bytes, if any (Louder-Upload-Location, Upload-Offset)", security: [{ bearer: [] }], params: ItemParams } },
     async (req, reply) => {
       const held = await ctx.store.repos.mediaItems.bySha256(req.params.sha256)
-      return reply.code(held ? 200 : 404).send()
+      if (held) return reply.code(200).send()
+      // A client killed before its upload's creation answer arrived resumes it instead of sending it again.
+      return reply.code(404).headers(await unfinishedUploadHeaders(ctx, req.actor, req.params.sha256)).send()
     },
   )
 

@@ -2,8 +2,9 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { AppContext } from '../../app-context.ts'
 import { ValidationError } from '../../core/errors.ts'
-import { type BBox, type NewObservation, type Observation, RELIABILITIES, type RestrictedContent, SOURCE_TYPES, WITNESS_ROLES } from '../../core/observations/observation.ts'
+import { type BBox, type NewObservation, type Observation, OBSERVATION_PARTIES_MAX, OBSERVATION_PARTY_NAME_MAX, OBSERVATION_TITLE_MAX, RELIABILITIES, type RestrictedContent, SOURCE_TYPES, WITNESS_ROLES } from '../../core/observations/observation.ts'
 import { createObservation, hasRestrictedInput, listObservations, prepareConsentUpdate, readRestricted, updateWitnessConsent } from '../../core/observations/observation.service.ts'
+import { EVENT_TYPE_NAMES } from '../../core/register/acled.ts'
 import { auditOrigin } from '../audit.ts'
 import { throwNotFound } from '../../core/errors.ts'
 import { authorize } from '../../core/access/policy.ts'
@@ -22,6 +23,10 @@ const Language = Type.String({ pattern: '^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}
 const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 hex digest of a locker item' })
 const WitnessRole = Type.Union(WITNESS_ROLES.map((r) => Type.Literal(r)))
 const ConsentInput = Strict({ publication: Type.Boolean(), partners: Type.Boolean(), court: Type.Boolean() }, { description: 'The uses this person agreed to; who recorded it and when are set by the server' })
+
+const Title = Type.String({ minLength: 1, maxLength: OBSERVATION_TITLE_MAX })
+const EventTypeInput = Type.Union(EVENT_TYPE_NAMES.map((t) => Type.Literal(t)), { description: "ACLED event type, as the researcher named it" })
+const PartyName = Type.String({ minLength: 1, maxLength: OBSERVATION_PARTY_NAME_MAX })
 
 const RestrictedInput = Restricted(
   Strict(
@@ -52,6 +57,9 @@ export const ObservationBody = Strict({
   language: Type.Optional(Type.Union([Language, Type.Null()])),
   media: Type.Optional(Type.Array(Sha256, { maxItems: 1_000, uniqueItems: true })),
   restricted: Type.Optional(Type.Union([RestrictedInput, Type.Null()])),
+  title: Type.Optional(Type.Union([Title, Type.Null()])),
+  eventType: Type.Optional(Type.Union([EventTypeInput, Type.Null()])),
+  parties: Type.Optional(Type.Array(PartyName, { maxItems: OBSERVATION_PARTIES_MAX, description: 'Parties as the report names them (free text; incidents code them to the thesaurus)' })),
 })
 
 const SourceSchema = Type.Object({ type: Type.String(), reliability: Type.String(), description: Type.Optional(Type.String()) })
@@ -67,6 +75,9 @@ export const ObservationSchema = Type.Object(
     language: Type.Union([Type.String(), Type.Null()]),
     media: Type.Array(Type.String()),
     hasRestricted: Type.Boolean({ description: 'Whether a restricted part (notes, witnesses) is on record; those allowed read it at /restricted' }),
+    title: Type.Union([Type.String(), Type.Null()]),
+    eventType: Type.Union([Type.String(), Type.Null()]),
+    parties: Type.Array(Type.String()),
     createdBy: Uuid,
     createdAt: Timestamp,
     updatedAt: Timestamp,
@@ -115,6 +126,9 @@ export function observationInput(b: Static<typeof ObservationBody>, at: string):
     language: b.language,
     media: b.media,
     restricted: b.restricted,
+    title: b.title ?? null,
+    eventType: b.eventType ?? null,
+    parties: b.parties ?? [],
   }
 }
 
@@ -130,6 +144,9 @@ export function presentObservation(o: Observation): Static<typeof ObservationSch
     language: o.language ?? null,
     media: o.media ?? [],
     hasRestricted: !!o.sealed,
+    title: o.title ?? null,
+    eventType: o.eventType ?? null,
+    parties: o.parties ?? [],
     createdBy: o.createdBy,
     createdAt: toRfc3339(o.createdAt),
     updatedAt: toRfc3339(o.updatedAt),

@@ -1,0 +1,108 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tmpDir } from '../../test/support/tmp.ts'
+import { openDatabase } from '../db/database.ts'
+import type { DialectAdapter } from '../db/dialect/dialect-adapter.ts'
+import { Envelope } from './envelope.ts'
+import { Keyring } from './keyring.ts'
+import { SealingPool } from './sealing-pool.ts'
+
+const CHUNK = 64 * 1024
+
+let db: DialectAdapter
+let pool: SealingPool
+let pooled: Envelope
+let inProcess: Envelope
+let dataKeyId: string
+
+beforeAll(async () => {
+  db = await openDatabase({ dataDir: tmpDir('louder-sealing-'), databaseUrl: null })
+  const keyring = Keyring.open(join(tmpDir('louder-keys-'), 'master.key'), { create: true })
+  pool = new SealingPool(2)
+  pooled = new Envelope(db.kysely, keyring, { pool })
+  inProcess = new Envelope(db.kysely, keyring)
+  dataKeyId = (await pooled.newDataKey()).id
+})
+afterAll(async () => {
+  await pool?.close()
+  await db?.close()
+})
+
+async function* pieces(bytes: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
+  for (let i = 0, n = 0; i < bytes.length; n++) {
+    const size = Math.max(1, sizes[n % sizes.length]!)
+    yield bytes.subarray(i, i + size)
+    i += size
+  }
+}
+
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const part of stream) parts.push(Buffer.from(part))
+  return Buffer.concat(parts)
+}
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
+
+describe('sealStream on a pool of threads', () => {
+  it.each([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5, 5_000_000])('seals %i bytes so that they open, and hashes the plaintext', async (length) => {
+    const plain = randomBytes(length)
+    for (const envelope of [pooled, inProcess]) {
+      const sealed = envelope.sealStream(dataKeyId, pieces(plain, [1_000, 1 << 20, 13, CHUNK]))
+      const bytes = await collect(sealed.body)
+      expect(sealed.sha256()).toBe(sha256(plain))
+      expect((await collect(inProcess.decryptStream(dataKeyId, pieces(bytes, [CHUNK])))).equals(plain)).toBe(true)
+    }
+  })
+
+  it('gives the same length as encryptStream, whatever the piece sizes (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 3 * CHUNK + 100 }), fc.array(fc.integer({ min: 1, max: 2 * CHUNK }), { minLength: 1, maxLength: 5 }), async (plain, sizes) => {
+        const sealed = pooled.sealStream(dataKeyId, pieces(plain, sizes))
+        const bytes = await collect(sealed.body)
+        expect(bytes.length).toBe((await collect(inProcess.encryptStream(dataKeyId, pieces(plain, sizes)))).length)
+        expect((await collect(inProcess.decryptStream(dataKeyId, pieces(bytes, [CHUNK])))).equals(Buffer.from(plain))).toBe(true)
+        expect(sealed.sha256()).toBe(sha256(plain))
+      }),
+      { numRuns: 30, seed: 20261129 },
+    )
+  })
+
+  it('seals many streams at once, each to its own plaintext', async () => {
+    const plains = Array.from({ length: 12 }, (_, i) => randomBytes(100_000 + i * 37_000))
+    const results = await Promise.all(
+      plains.map(async (plain) => {
+        const sealed = pooled.sealStream(dataKeyId, pieces(plain, [50_000]))
+        return { bytes: await collect(sealed.body), hash: sealed.sha256() }
+      }),
+    )
+    for (const [i, r] of results.entries()) {
+      expect(r.hash).toBe(sha256(plains[i]!))
+      expect((await collect(inProcess.decryptStream(dataKeyId, pieces(r.bytes, [CHUNK])))).equals(plains[i]!)).toBe(true)
+    }
+  })
+
+  it('passes on a failing source and keeps serving other streams', async () => {
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield randomBytes(3 * CHUNK)
+      throw new Error('connection reset by peer')
+    }
+    const sealed = pooled.sealStream(dataKeyId, broken())
+    await expect(collect(sealed.body)).rejects.toThrow(/connection reset/)
+    expect(() => sealed.sha256()).toThrow(/read to its end/)
+    const plain = randomBytes(200_000)
+    const next = pooled.sealStream(dataKeyId, pieces(plain, [CHUNK]))
+    await collect(next.body)
+    expect(next.sha256()).toBe(sha256(plain))
+  })
+
+  it('lets a consumer stop early without wedging the thread', async () => {
+    const plain = randomBytes(20 * CHUNK)
+    for await (const _ of pooled.sealStream(dataKeyId, pieces(plain, [CHUNK])).body) break
+    const again = pooled.sealStream(dataKeyId, pieces(plain, [CHUNK]))
+    await collect(again.body)
+    expect(again.sha256()).toBe(sha256(plain))
+  })
+})

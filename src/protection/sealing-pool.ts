@@ -1,0 +1,136 @@
+/**
+ * Threads that seal streams (hash the plaintext and encrypt it, sealing-worker.ts) so that sealing does not run
+ * on the event loop and two items seal on two cores at once. The event loop only copies each piece once into a
+ * buffer it hands over; sealed output comes back transferred. Each stream keeps a few pieces in flight, so the
+ * thread works while the loop reads the next piece and writes the last output.
+ *
+ * Streams go to the thread with the fewest open streams. A thread that dies fails its open streams and is
+ * replaced on next use; threads are unref'd, so an idle pool never holds a process open.
+ */
+import { Worker } from 'node:worker_threads'
+import type { FromSealer, ToSealer } from './sealing-worker.ts'
+
+/** Pieces of one stream handed over and not yet answered: enough to overlap, few enough to bound memory (~4 MiB at 1 MiB pieces). */
+const IN_FLIGHT = 4
+
+interface Waiter {
+  resolve(message: FromSealer): void
+  reject(err: Error): void
+}
+
+class SealingThread {
+  readonly worker: Worker
+  readonly waiting = new Map<number, Waiter[]>()
+  dead = false
+
+  constructor() {
+    this.worker = new Worker(new URL('./sealing-worker.ts', import.meta.url))
+    this.worker.unref()
+    this.worker.on('message', (message: FromSealer) => {
+      const queue = this.waiting.get(message.id)
+      const waiter = queue?.shift()
+      if (!waiter) return
+      if (message.type === 'failed') {
+        this.waiting.delete(message.id)
+        waiter.reject(new Error(`sealing failed: ${message.message}`))
+        for (const other of queue!) other.reject(new Error(`sealing failed: ${message.message}`))
+      } else {
+        if (message.type === 'finished') this.waiting.delete(message.id)
+        waiter.resolve(message)
+      }
+    })
+    const fail = (err: Error) => {
+      this.dead = true
+      for (const queue of this.waiting.values()) for (const waiter of queue) waiter.reject(err)
+      this.waiting.clear()
+    }
+    this.worker.on('error', fail)
+    this.worker.on('exit', (code) => fail(new Error(`sealing thread exited (code ${code})`)))
+  }
+
+  /** Sends a message whose answer the stream awaits (open, piece, end). */
+  ask(message: ToSealer, transfer: ArrayBuffer[] = []): Promise<FromSealer> {
+    if (this.dead) return Promise.reject(new Error('sealing thread is gone'))
+    return new Promise((resolve, reject) => {
+      const queue = this.waiting.get(message.id) ?? []
+      queue.push({ resolve, reject })
+      this.waiting.set(message.id, queue)
+      this.worker.postMessage(message, transfer)
+    })
+  }
+
+  forget(id: number): void {
+    this.waiting.delete(id)
+    if (!this.dead) this.worker.postMessage({ type: 'abort', id } satisfies ToSealer)
+  }
+}
+
+export class SealingPool {
+  readonly #size: number
+  #threads: SealingThread[] = []
+  #nextId = 1
+
+  constructor(size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError('a sealing pool needs at least one thread')
+    this.#size = size
+  }
+
+  #pick(): SealingThread {
+    this.#threads = this.#threads.filter((t) => !t.dead)
+    if (this.#threads.length < this.#size) {
+      const thread = new SealingThread()
+      this.#threads.push(thread)
+      return thread
+    }
+    return this.#threads.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a))
+  }
+
+  /** Seals `source` with the data key `key()` gives: the sealed stream, and the plaintext's SHA-256 once it has been read to the end. */
+  seal(key: () => Promise<Buffer>, source: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; sha256(): string } {
+    let digest: string | null = null
+    const pick = () => this.#pick()
+    const id = this.#nextId++
+    async function* body(): AsyncGenerator<Uint8Array> {
+      const keyBytes = new Uint8Array(await key())
+      const thread = pick()
+      let finished = false
+      try {
+        const asked: Promise<FromSealer>[] = [thread.ask({ type: 'open', id, key: keyBytes }, [keyBytes.buffer])]
+        for await (const piece of source) {
+          // One copy, into a buffer the thread can own; the caller's piece may be a view into a larger buffer.
+          const copy = new Uint8Array(piece.byteLength)
+          copy.set(piece)
+          asked.push(thread.ask({ type: 'piece', id, piece: copy }, [copy.buffer]))
+          while (asked.length >= IN_FLIGHT) {
+            const answer = await asked.shift()!
+            if (answer.type === 'sealed' && answer.out.byteLength > 0) yield answer.out
+          }
+        }
+        asked.push(thread.ask({ type: 'end', id }))
+        for (const next of asked) {
+          const answer = await next
+          if (answer.type === 'failed') continue // rejected instead: never resolved
+          if (answer.out.byteLength > 0) yield answer.out
+          if (answer.type === 'finished') digest = answer.sha256
+        }
+        finished = true
+      } finally {
+        // A source that failed (too large, a cut connection) or a consumer that stopped: drop the stream there.
+        if (!finished) thread.forget(id)
+      }
+    }
+    return {
+      body: body(),
+      sha256() {
+        if (digest === null) throw new Error('the plaintext hash is known only once the sealed body has been read to its end')
+        return digest
+      },
+    }
+  }
+
+  async close(): Promise<void> {
+    const threads = this.#threads
+    this.#threads = []
+    await Promise.all(threads.map((t) => t.worker.terminate()))
+  }
+}

@@ -1,0 +1,367 @@
+/**
+ * The outbox's rules (issue 7), with the real file-backed store and a scripted server behind the transport
+ * port (the HTTP transport and the real server are tested end to end in sync-cli.test.ts): send order by
+ * class, urgency and age; the byte budget and the originals policy; back-off with jitter through a long
+ * outage; resuming uploads from the server's offset, also after the process died; items that fail alone.
+ */
+import { createHash } from 'node:crypto'
+import { appendFileSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import {
+  backoffDelay,
+  type BatchAnswer,
+  type BatchRequestItem,
+  type Clock,
+  compareItems,
+  type OutboxEvent,
+  type OutboxItem,
+  type OutboxOptions,
+  type PriorityClass,
+  runOutbox,
+  type SyncTransport,
+  SyncTransportError,
+} from '../../src/core/sync/outbox.ts'
+import { openFileOutboxStore, readJournal } from '../../src/sync/file-outbox-store.ts'
+import { prng } from '../../bench/api-dataset.ts'
+import { tmpDir } from '../support/tmp.ts'
+
+/** Time that passes only when the outbox sleeps, so back-off is exact and tests take no real time. */
+function virtualClock(start = 1_000_000): Clock & { slept: number[] } {
+  let t = start
+  const slept: number[] = []
+  return {
+    slept,
+    now: () => t,
+    async sleep(ms) {
+      slept.push(ms)
+      await Promise.resolve()
+      t += ms
+    },
+  }
+}
+
+interface Upload {
+  sha256: string
+  length: number
+  offset: number
+}
+
+/**
+ * A server as docs/field-sync.md describes it, in memory. `down` makes every request fail (a blackout) until
+ * the clock passes it; `cutAt` cuts the next upload body after that many bytes of the upload (the server keeps them).
+ */
+class ScriptedServer implements SyncTransport {
+  readonly log: string[] = []
+  readonly held = new Set<string>()
+  readonly uploads = new Map<string, Upload>()
+  readonly batchKeys = new Map<string, BatchAnswer>()
+  readonly badKeys = new Set<string>()
+  cutAt: number | null = null
+  downUntil = 0
+  bytesReceived = 0
+  private n = 0
+  private readonly clock: Clock
+  constructor(clock: Clock) {
+    this.clock = clock
+  }
+
+  private gate(what: string) {
+    this.log.push(what)
+    if (this.clock.now() < this.downUntil) throw new SyncTransportError(`${what}: ECONNRESET`, { transient: true })
+  }
+
+  private receive(u: Upload, from: number, onBytes: (n: number) => void) {
+    let end = u.length
+    if (this.cutAt !== null && this.cutAt < u.length) {
+      end = Math.min(end, Math.max(from, this.cutAt))
+      this.cutAt = null
+    }
+    for (let at = from; at < end; at += 16_384) {
+      const n = Math.min(16_384, end - at)
+      onBytes(n)
+      this.bytesReceived += n
+    }
+    u.offset = end
+    if (end < u.length) throw new SyncTransportError('ECONNRESET mid-body', { transient: true })
+    this.held.add(u.sha256)
+  }
+
+  async sendBatch(items: BatchRequestItem[]): Promise<BatchAnswer[]> {
+    this.gate(`batch ${items.map((i) => i.idempotencyKey).join(',')}`)
+    return items.map((i) => {
+      if (this.badKeys.has(i.idempotencyKey)) return { status: 400, problem: { code: 'validation_failed', detail: 'bad item' } }
+      const answer = this.batchKeys.get(i.idempotencyKey) ?? { status: 201, body: { id: `srv-${i.idempotencyKey}`, sha256: `srv-${i.idempotencyKey}`, keyId: 'k' } }
+      this.batchKeys.set(i.idempotencyKey, answer)
+      return answer
+    })
+  }
+
+  async headMedia(sha256: string) {
+    this.gate(`head-media ${sha256}`)
+    if (this.held.has(sha256)) return { held: true as const }
+    const open = [...this.uploads.entries()].find(([, u]) => u.sha256 === sha256 && u.offset < u.length)
+    return { held: false as const, upload: open ? { url: open[0], offset: open[1].offset } : null }
+  }
+
+  async createUpload(req: Parameters<SyncTransport['createUpload']>[0]) {
+    this.gate(`create ${req.sha256}${req.withBody ? ' +body' : ''}`)
+    const url = `https://server/api/v1/uploads/u${++this.n}`
+    const u = { sha256: req.sha256, length: req.length, offset: 0 }
+    this.uploads.set(url, u)
+    if (req.withBody) this.receive(u, 0, req.onBytes)
+    return { url, offset: u.offset, sha256: u.offset === u.length ? u.sha256 : null }
+  }
+
+  async headUpload(url: string) {
+    this.gate(`head-upload ${url}`)
+    const u = this.uploads.get(url)
+    return u ? { offset: u.offset, length: u.length } : null
+  }
+
+  async patchUpload(req: Parameters<SyncTransport['patchUpload']>[0]) {
+    this.gate(`patch ${req.url} @${req.offset}`)
+    const u = this.uploads.get(req.url)!
+    if (u.offset !== req.offset) throw new SyncTransportError('409 offset', { transient: true, status: 409 })
+    this.receive(u, req.offset, req.onBytes)
+    return { offset: u.offset, sha256: u.sha256 }
+  }
+}
+
+const sha = (label: string) => createHash('sha256').update(label).digest('hex')
+
+/** A report's items as `louder sync` builds them: records in one batch, then thumbnail, publication image, original. */
+function report(id: string, time: number, urgent = false, sizes = { thumb: 15_000, pub: 200_000, original: 5_000_000 }): OutboxItem[] {
+  const media = (kind: string, cls: PriorityClass, length: number): OutboxItem[] => {
+    const h = sha(`${id}${kind}`)
+    return [
+      { id: `capture:${h}`, class: 0, urgent, time, label: id, after: [], payload: { type: 'batch', kind: 'capture', idempotencyKey: `capture:${h}`, body: {}, bytes: 900 } },
+      { id: `media:${h}`, class: cls, urgent, time, label: id, after: [`capture:${h}`], payload: { type: 'media', sha256: h, length, filename: `${id}-${kind}`, source: `/nowhere/${id}` } },
+    ]
+  }
+  return [
+    { id: `observation:${id}`, class: 0, urgent, time, label: id, after: [], payload: { type: 'batch', kind: 'observation', idempotencyKey: `obs:${id}`, body: {}, bytes: 2_000 } },
+    ...media('t', 1, sizes.thumb),
+    ...media('p', 2, sizes.pub),
+    ...media('o', 3, sizes.original),
+  ]
+}
+
+async function session(dir: string, server: ScriptedServer, clock: Clock, items: OutboxItem[], options: Partial<OutboxOptions> = {}, events: OutboxEvent[] = []) {
+  const store = await openFileOutboxStore(join(dir, 'outbox.jsonl'))
+  try {
+    return await runOutbox({ store, transport: server, clock, random: prng(7), onEvent: (e) => events.push(e) }, items, { maxInFlight: 1, ...options })
+  } finally {
+    await store.close()
+  }
+}
+
+const mediaOrder = (log: string[]) => log.filter((l) => l.startsWith('create')).map((l) => l.split(' ')[1]!)
+
+describe('outbox', () => {
+  it('sends by class, urgent first, then newest; an urgent report jumps the line; originals last', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const items = [...report('old', 1_000), ...report('new', 2_000), ...report('urgent', 500, true)]
+    const result = await session(tmpDir(), server, clock, items)
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(mediaOrder(server.log)).toEqual(
+      ['urgent' + 't', 'urgent' + 'p', 'new' + 't', 'old' + 't', 'new' + 'p', 'old' + 'p', 'urgent' + 'o', 'new' + 'o', 'old' + 'o'].map(sha),
+    )
+    // The urgent report's records went in a batch of their own (capture records before the observation), so its
+    // previews could start without waiting for every other record's answer; the rest in the next.
+    const batches = server.log.filter((l) => l.startsWith('batch')).map((l) => l.split(' ')[1]!.split(','))
+    expect(batches).toHaveLength(2)
+    expect(batches[0]).toEqual([...['urgentt', 'urgentp', 'urgento'].map((l) => `capture:${sha(l)}`).sort(), 'obs:urgent'])
+    expect(batches[1]).toHaveLength(8)
+    expect(result.bytesResent).toBe(0)
+  })
+
+  it("starts an urgent report's previews after one small batch, not after a backlog of other records", async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const backlog = Array.from({ length: 120 }, (_, i) => report(`r${i}`, 10_000 + i)).flat()
+    const result = await session(tmpDir(), server, clock, [...backlog, ...report('urgent', 1, true)], { maxInFlight: 3 })
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    const batches = server.log.flatMap((l, i) => (l.startsWith('batch') ? [i] : []))
+    expect(batches.length).toBeGreaterThan(3)
+    const urgentPub = server.log.indexOf(`create ${sha('urgentp')} +body`)
+    expect(urgentPub).toBeGreaterThan(batches[0]!)
+    expect(urgentPub).toBeLessThan(batches[2]!)
+  })
+
+  it('keeps the device request at the head of the batch', () => {
+    const device: OutboxItem = { id: 'device:k', class: 0, urgent: true, time: Number.MAX_SAFE_INTEGER, label: 'device', after: [], payload: { type: 'batch', kind: 'device', idempotencyKey: 'device:k', body: {}, bytes: 100 } }
+    const sorted = [...report('a', 5, true), device].sort(compareItems)
+    expect(sorted[0]!.id).toBe('device:k')
+  })
+
+  it('never starts an original while reports, thumbnails or publication images remain, even with room in flight', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    server.badKeys.add(`capture:${sha('bp')}`)
+    const result = await session(tmpDir(), server, clock, [...report('a', 1), ...report('b', 2)], { maxInFlight: 4 })
+    const creates = mediaOrder(server.log)
+    const firstOriginal = creates.findIndex((h) => h === sha('ao') || h === sha('bo'))
+    expect(creates.slice(0, firstOriginal).sort()).toEqual([sha('at'), sha('ap'), sha('bt')].sort())
+    // The failed record fails its medium with it; everything else arrives.
+    const failed = result.items.filter((i) => i.outcome !== 'acknowledged').map((i) => i.item.id)
+    expect(failed.sort()).toEqual([`capture:${sha('bp')}`, `media:${sha('bp')}`].sort())
+    expect(result.items.find((i) => i.item.id === `capture:${sha('bp')}`)!.reason).toMatch(/validation_failed/)
+  })
+
+  it('spends at most the byte budget, always sends reports, and defers the rest', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const items = [...report('a', 2), ...report('b', 1)]
+    const result = await session(tmpDir(), server, clock, items, { budget: 300_000 })
+    const outcome = (id: string) => result.items.find((i) => i.item.id === id)!.outcome
+    expect(result.bytesSent).toBeLessThanOrEqual(300_000)
+    expect(outcome('observation:a')).toBe('acknowledged')
+    expect(outcome(`media:${sha('at')}`)).toBe('acknowledged')
+    expect(outcome(`media:${sha('bt')}`)).toBe('acknowledged')
+    expect(outcome(`media:${sha('ap')}`)).toBe('acknowledged')
+    expect(outcome(`media:${sha('bp')}`)).toBe('deferred')
+    expect(outcome(`media:${sha('ao')}`)).toBe('deferred')
+  })
+
+  it('holds originals back with --originals later unless the link is cheap or the budget covers them', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const dir = tmpDir()
+    const later = await session(dir, server, clock, report('a', 1), { originals: 'later' })
+    expect(later.items.filter((i) => i.outcome === 'deferred').map((i) => [i.item.id, i.reason])).toEqual([[`media:${sha('ao')}`, 'originals later']])
+    const cheap = await session(dir, server, clock, report('a', 1), { originals: 'later', cheapLink: true })
+    expect(cheap.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    // The second session sent only the original: nothing acknowledged is sent again.
+    expect(cheap.bytesSent).toBe(5_000_000)
+  })
+
+  it('rides out a 70 s blackout with capped, jittered back-off', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    server.downUntil = clock.now() + 70_000
+    const result = await session(tmpDir(), server, clock, report('a', 1), { backoff: { base: 500, cap: 30_000 } })
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(clock.slept.length).toBeGreaterThan(3)
+    expect(Math.max(...clock.slept)).toBeLessThanOrEqual(30_000)
+    const delays = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20].map((a) => backoffDelay(a, prng(1), { base: 500, cap: 30_000 }))
+    for (const [i, d] of delays.entries()) {
+      const ceiling = Math.min(30_000, 500 * 2 ** ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20][i]! - 1))
+      expect(d).toBeGreaterThanOrEqual(ceiling / 2)
+      expect(d).toBeLessThanOrEqual(ceiling)
+    }
+  })
+
+  it('gives an item up for the session after retryFor without progress, and tries it again next run', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    server.downUntil = clock.now() + 3_600_000
+    const dir = tmpDir()
+    const first = await session(dir, server, clock, report('a', 1), { retryFor: 120_000 })
+    expect(first.items.find((i) => i.item.id === 'observation:a')!.outcome).toBe('failed')
+    expect(first.items.find((i) => i.item.id === 'observation:a')!.reason).toMatch(/ECONNRESET/)
+    server.downUntil = 0
+    const second = await session(dir, server, clock, report('a', 1))
+    expect(second.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+  })
+
+  it('resumes a cut upload from the server offset, re-sending nothing that arrived', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    server.cutAt = 1_000_000
+    const items = report('a', 1)
+    const result = await session(tmpDir(), server, clock, items)
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(server.log.filter((l) => l.startsWith('patch'))).toEqual([expect.stringMatching(/@0$/), expect.stringMatching(/@1000000$/)])
+    expect(result.bytesResent).toBe(0)
+    expect(server.bytesReceived).toBe(15_000 + 200_000 + 5_000_000)
+  })
+
+  it('after a kill, continues the upload it had begun (address from the journal) and never re-sends what was acknowledged', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const dir = tmpDir()
+    server.cutAt = 2_000_000
+    const controller = new AbortController()
+    const store = await openFileOutboxStore(join(dir, 'outbox.jsonl'))
+    // The process "dies" the moment the cut happens: the journal is all the next run has.
+    await runOutbox(
+      {
+        store,
+        transport: server,
+        clock,
+        random: prng(1),
+        onEvent: (e) => {
+          if (e.type === 'state' && e.record.state.state === 'failed') controller.abort()
+        },
+      },
+      report('a', 1),
+      { maxInFlight: 1 },
+      controller.signal,
+    )
+    await store.close()
+    // A kill mid-write leaves a torn line; it is skipped.
+    appendFileSync(join(dir, 'outbox.jsonl'), '{"id":"media:torn","r":{"sta')
+    const before = server.log.length
+    const result = await session(dir, server, clock, report('a', 1))
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    const after = server.log.slice(before)
+    expect(after.filter((l) => l.startsWith('batch') || l.startsWith('create'))).toEqual([])
+    expect(after).toEqual([expect.stringMatching(/^head-upload /), expect.stringMatching(/@2000000$/)])
+    expect(server.bytesReceived).toBe(15_000 + 200_000 + 5_000_000)
+    const journal = await readJournal(join(dir, 'outbox.jsonl'))
+    expect(journal.get(`media:${sha('ao')}`)!.state).toMatchObject({ state: 'acknowledged', serverId: sha('ao') })
+    expect(journal.has('media:torn')).toBe(false)
+    // Loading compacts the journal: one line per item.
+    expect(readFileSync(join(dir, 'outbox.jsonl'), 'utf8').trim().split('\n').length).toBeLessThanOrEqual(items(report('a', 1)) + 20)
+  })
+
+  it('finds an upload it lost the address of through HEAD /media, and acknowledges media the server already holds', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const items = report('a', 1)
+    // Another device sent the thumbnail; this one began the original but died before the creation answer.
+    server.held.add(sha('at'))
+    server.uploads.set('https://server/api/v1/uploads/lost', { sha256: sha('ao'), length: 5_000_000, offset: 3_000_000 })
+    const result = await session(tmpDir(), server, clock, items)
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(server.log).toContain('patch https://server/api/v1/uploads/lost @3000000')
+    expect(mediaOrder(server.log)).toEqual([sha('ap')])
+    expect(result.bytesSent).toBe(2_000 + 3 * 900 + 200_000 + 2_000_000)
+  })
+
+  it('does not take a completion that names other bytes, or a batch answer of the wrong length, as acknowledged', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const patch = server.patchUpload.bind(server)
+    server.patchUpload = async (req) => ({ ...(await patch(req)), sha256: sha('something else') })
+    const sendBatch = server.sendBatch.bind(server)
+    let short = 2
+    server.sendBatch = async (items) => (short-- > 0 ? (await sendBatch(items)).slice(1) : sendBatch(items))
+    const result = await session(tmpDir(), server, clock, report('a', 1))
+    const original = result.items.find((i) => i.item.id === `media:${sha('ao')}`)!
+    expect(original).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/sealed .* not/) })
+    expect(result.items.filter((i) => i.outcome === 'acknowledged')).toHaveLength(6)
+  })
+
+  it('counts bytes sent again after an upload was lost as re-sent', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    server.cutAt = 1_000_000
+    const dir = tmpDir()
+    const controller = new AbortController()
+    const store = await openFileOutboxStore(join(dir, 'outbox.jsonl'))
+    await runOutbox({ store, transport: server, clock, random: prng(1), onEvent: (e) => e.type === 'state' && e.record.state.state === 'failed' && controller.abort() }, report('a', 1), { maxInFlight: 1 }, controller.signal)
+    await store.close()
+    // The server expired the upload meanwhile: the next run starts over and counts the first megabyte as re-sent.
+    server.uploads.clear()
+    const result = await session(dir, server, clock, report('a', 1))
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(result.bytesResent).toBe(1_000_000)
+  })
+})
+
+function items(list: OutboxItem[]): number {
+  return list.length
+}
