@@ -1,7 +1,7 @@
 /**
  * Threads that seal streams (hash the plaintext and encrypt it, sealing-worker.ts) so that sealing does not run
  * on the event loop and two items seal on two cores at once. The event loop only copies each piece once into a
- * buffer it hands over; sealed output comes back transferred. Each stream keeps a few pieces in flight, so the
+ * recycled buffer it hands over; sealed output comes back transferred. Each stream keeps a few pieces in flight, so the
  * thread works while the loop reads the next piece and writes the last output.
  *
  * Streams go to the thread with the fewest open streams. A thread that dies fails its open streams and is
@@ -65,10 +65,35 @@ class SealingThread {
   }
 }
 
+/**
+ * Buffers that carried pieces to a thread and came back: a piece is copied into one of them rather than into
+ * fresh memory, whose page faults cost more than the copy on the machines Louder targets. The caller's piece is
+ * never handed over itself: it may be a view of a buffer the caller keeps using.
+ */
+class PieceBuffers {
+  readonly #free: ArrayBuffer[] = []
+
+  copyOf(piece: Uint8Array): Uint8Array {
+    const at = this.#free.findIndex((b) => b.byteLength >= piece.byteLength && b.byteLength <= 2 * piece.byteLength)
+    const buffer = at >= 0 ? this.#free.splice(at, 1)[0]! : new ArrayBuffer(piece.byteLength)
+    const copy = new Uint8Array(buffer, 0, piece.byteLength)
+    copy.set(piece)
+    return copy
+  }
+
+  giveBack(spent: Uint8Array | undefined): void {
+    if (spent && this.#free.length < FREE_BUFFERS) this.#free.push(spent.buffer as ArrayBuffer)
+  }
+}
+
+/** Enough for every stream of a busy pool to have its pieces in flight without allocating. */
+const FREE_BUFFERS = 16
+
 export class SealingPool {
   readonly #size: number
   #threads: SealingThread[] = []
   #nextId = 1
+  readonly #buffers = new PieceBuffers()
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError('a sealing pool needs at least one thread')
@@ -89,6 +114,7 @@ export class SealingPool {
   seal(key: () => Promise<Buffer>, source: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; sha256(): string } {
     let digest: string | null = null
     const pick = () => this.#pick()
+    const buffers = this.#buffers
     const id = this.#nextId++
     async function* body(): AsyncGenerator<Uint8Array> {
       const keyBytes = new Uint8Array(await key())
@@ -97,19 +123,20 @@ export class SealingPool {
       try {
         const asked: Promise<FromSealer>[] = [thread.ask({ type: 'open', id, key: keyBytes }, [keyBytes.buffer])]
         for await (const piece of source) {
-          // One copy, into a buffer the thread can own; the caller's piece may be a view into a larger buffer.
-          const copy = new Uint8Array(piece.byteLength)
-          copy.set(piece)
-          asked.push(thread.ask({ type: 'piece', id, piece: copy }, [copy.buffer]))
+          const handed = buffers.copyOf(piece)
+          asked.push(thread.ask({ type: 'piece', id, piece: handed }, [handed.buffer as ArrayBuffer]))
           while (asked.length >= IN_FLIGHT) {
             const answer = await asked.shift()!
-            if (answer.type === 'sealed' && answer.out.byteLength > 0) yield answer.out
+            if (answer.type !== 'sealed') continue
+            buffers.giveBack(answer.spent)
+            if (answer.out.byteLength > 0) yield answer.out
           }
         }
         asked.push(thread.ask({ type: 'end', id }))
         for (const next of asked) {
           const answer = await next
           if (answer.type === 'failed') continue // rejected instead: never resolved
+          if (answer.type === 'sealed') buffers.giveBack(answer.spent)
           if (answer.out.byteLength > 0) yield answer.out
           if (answer.type === 'finished') digest = answer.sha256
         }

@@ -13,7 +13,7 @@ export type ToSealer =
   | { type: 'abort'; id: number }
 
 export type FromSealer =
-  | { type: 'sealed'; id: number; out: Uint8Array }
+  | { type: 'sealed'; id: number; out: Uint8Array; spent?: Uint8Array }
   | { type: 'finished'; id: number; out: Uint8Array; sha256: string }
   | { type: 'failed'; id: number; message: string }
 
@@ -33,7 +33,10 @@ function owned(bytes: Uint8Array): Uint8Array {
 function reply(message: FromSealer): void {
   if (message.type === 'failed') return port!.postMessage(message)
   const out = owned(message.out)
-  port!.postMessage({ ...message, out }, [out.buffer as ArrayBuffer])
+  const transfer = [out.buffer as ArrayBuffer]
+  // The piece's buffer goes back too, for the pool to fill with a later piece (fresh memory costs page faults).
+  if (message.type === 'sealed' && message.spent) transfer.push(message.spent.buffer as ArrayBuffer)
+  port!.postMessage({ ...message, out }, transfer)
 }
 
 port.on('message', (message: ToSealer) => {
@@ -48,7 +51,7 @@ port.on('message', (message: ToSealer) => {
       case 'piece': {
         const sealing = streams.get(message.id)
         if (!sealing) return // aborted meanwhile
-        reply({ type: 'sealed', id: message.id, out: sealing.push(message.piece) })
+        reply({ type: 'sealed', id: message.id, out: sealing.push(message.piece), spent: message.piece })
         return
       }
       case 'end': {

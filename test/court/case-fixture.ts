@@ -1,8 +1,10 @@
 /**
  * A small case for court exports, made through the real API and use cases on SQLite: a registered device, an
- * original with its signed capture record, one without, a derivative of the first, and an original whose
+ * original with its signed capture record, one without, two derivatives of the first (one Louder made, one the
+ * device made and declared in a capture record), and an original whose
  * witness refused court use (it must never reach a bag).
  */
+import { createHash } from 'node:crypto'
 import { systemActor } from '../../src/core/access/actor.ts'
 import { createDerivative } from '../../src/core/evidence/media-derivative.ts'
 import { ingestMedia } from '../../src/core/evidence/ingest.ts'
@@ -18,6 +20,8 @@ export interface CourtCase {
   captured: string
   plain: string
   derivative: string
+  /** A derivative made on the device (a capture record naming its parent). */
+  deviceDerivative: string
   refused: string
   deps(): Promise<ExportDeps>
 }
@@ -37,6 +41,12 @@ export async function makeCourtCase(): Promise<CourtCase> {
   await ingestMedia(ingestDeps(), CLI, { body: once(c!.bytes) })
   const signer = await api.ctx.logKey.signer()
   const derived = await createDerivative({ ...ingestDeps(), signer }, CLI, a!.sha256, once(d!.bytes), ['redact:faces'])
+  // A publication image made on the device: a capture record naming its parent, then its bytes (as field sync sends them).
+  const published = Buffer.concat([d!.bytes, Buffer.from('#made on the device')])
+  const publishedSha = createHash('sha256').update(published).digest('hex')
+  const declared = await call(api.app, { url: '/api/v1/captures', token: api.token.researcher, body: signedCapture(device, { sha256: publishedSha, byteLength: published.length, parentSha256: a!.sha256 }) })
+  if (declared.statusCode !== 201) throw new Error(`derivative capture: ${declared.statusCode} ${declared.body}`)
+  await ingestMedia(api.ctx.ingest, CLI, { body: once(published), expectedSha256: publishedSha })
 
   const partyId = ((await call(api.app, { url: '/api/v1/parties', token: api.token.editor, body: { name: `Court militia ${Date.now()}`, interCode: 3 } })).json() as { id: string }).id
   const witness = (court: boolean) => ({ witnesses: [{ name: 'Witness', role: 'witness', consent: { publication: false, partners: false, court } }] })
@@ -55,6 +65,7 @@ export async function makeCourtCase(): Promise<CourtCase> {
     captured: a!.sha256,
     plain: b!.sha256,
     derivative: derived.item.sha256,
+    deviceDerivative: publishedSha,
     refused: c!.sha256,
     deps: async () => ({ store: api.ctx.store, blobs: api.ctx.blobs, sealer: api.ctx.sealer, streams: api.ctx.envelope, signer: await api.ctx.logKey.signer() }),
   }

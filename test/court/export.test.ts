@@ -39,13 +39,15 @@ describe('court export and verification', () => {
     const originals = readdirSync(join(bag, 'data/originals')).sort()
     expect(originals).toEqual([cc.captured, cc.plain].sort())
     expect(readdirSync(join(bag, 'data/derivatives'))).toContain(cc.derivative)
+    // The device's derivative travels with its Louder-signed derivation record, which verify checked above.
+    expect(readdirSync(join(bag, 'data/derivatives'))).toContain(`${cc.deviceDerivative}.derivation.json`)
     const manifest = JSON.parse(readFileSync(join(bag, 'data/louder.json'), 'utf8'))
     expect(manifest.checkpoints).toHaveLength(2)
     expect(manifest.timestamps.length).toBeGreaterThanOrEqual(2)
     const bagHash = createHash('sha256').update(readFileSync(join(bag, 'tagmanifest-sha256.txt'))).digest('hex')
     const size = await cc.api.ctx.store.repos.custodyLog.size()
     const last = JSON.parse((await cc.api.ctx.store.repos.custodyLog.entry(size - 1))!.body)
-    expect(last).toMatchObject({ type: 'export.created', sha256: bagHash, items: 3 })
+    expect(last).toMatchObject({ type: 'export.created', sha256: bagHash, items: 4 })
   })
 
   it('verifies a tar of the bag, and writes an age file with --recipient', async () => {

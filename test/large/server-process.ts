@@ -50,9 +50,9 @@ export function dataArgs(where: Where): string[] {
   return ['--data', where.dataDir, ...(where.databaseUrl ? ['--database-url', where.databaseUrl] : [])]
 }
 
-/** Starts `louder serve` on a free port and resolves once /api/v1/health answers 200. */
-export async function startServer(where: Where, timeoutMs = 30_000): Promise<ServerProcess> {
-  const child = spawn(LOUDER, ['serve', ...dataArgs(where), '--port', '0', '--host', '127.0.0.1', '--log-level', 'warn'], {
+/** Starts `louder serve` on a free port (or `port`, as a restart after a crash does) and resolves once /api/v1/health answers 200. */
+export async function startServer(where: Where, timeoutMs = 30_000, port = 0): Promise<ServerProcess> {
+  const child = spawn(LOUDER, ['serve', ...dataArgs(where), '--port', String(port), '--host', '127.0.0.1', '--log-level', 'warn'], {
     env: cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -66,17 +66,17 @@ export async function startServer(where: Where, timeoutMs = 30_000): Promise<Ser
   }))
 
   const deadline = Date.now() + timeoutMs
-  let port: number | undefined
-  while (port === undefined) {
+  let bound: number | undefined
+  while (bound === undefined) {
     const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)
-    if (m) port = Number(m[1])
+    if (m) bound = Number(m[1])
     else if (child.exitCode !== null || child.signalCode !== null) throw new Error(`louder serve exited before listening:\n${out}`)
     else if (Date.now() > deadline) {
       child.kill('SIGKILL')
       throw new Error(`louder serve did not print its address in ${timeoutMs} ms:\n${out}`)
     } else await sleep(25)
   }
-  const url = `http://127.0.0.1:${port}`
+  const url = `http://127.0.0.1:${bound}`
   for (;;) {
     try {
       const res = await fetch(`${url}/api/v1/health`, { signal: AbortSignal.timeout(2000) })
