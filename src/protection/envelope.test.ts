@@ -2,6 +2,7 @@ import { createCipheriv, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest'
+import { collect, pieces } from '../../test/support/byte-streams.ts'
 import { tmpDir } from '../../test/support/tmp.ts'
 import { openDatabase } from '../db/database.ts'
 import type { DialectAdapter } from '../db/dialect/dialect-adapter.ts'
@@ -25,20 +26,6 @@ function newKeyring(): Keyring {
   return Keyring.open(join(tmpDir('louder-keys-'), 'master.key'), { create: true })
 }
 
-/** Yields `bytes` in pieces of the given sizes, cycling, as a file or a network stream would. */
-async function* pieces(bytes: Uint8Array, sizes: readonly number[] = [65_536]): AsyncGenerator<Uint8Array> {
-  for (let i = 0, n = 0; i < bytes.length; n++) {
-    const size = Math.max(1, sizes[n % sizes.length]!)
-    yield bytes.subarray(i, i + size)
-    i += size
-  }
-}
-
-async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const part of stream) parts.push(Buffer.from(part))
-  return Buffer.concat(parts)
-}
 
 describe('Envelope: sealed fields', () => {
   let envelope: Envelope

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { collect, pieces } from '../../test/support/byte-streams.ts'
 import { tmpDir } from '../../test/support/tmp.ts'
 import { openDatabase } from '../db/database.ts'
 import type { DialectAdapter } from '../db/dialect/dialect-adapter.ts'
@@ -30,19 +31,6 @@ afterAll(async () => {
   await db?.close()
 })
 
-async function* pieces(bytes: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
-  for (let i = 0, n = 0; i < bytes.length; n++) {
-    const size = Math.max(1, sizes[n % sizes.length]!)
-    yield bytes.subarray(i, i + size)
-    i += size
-  }
-}
-
-async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = []
-  for await (const part of stream) parts.push(Buffer.from(part))
-  return Buffer.concat(parts)
-}
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
