@@ -10,6 +10,7 @@ const BENCHES: Record<string, { about: string; load: () => Promise<{ run(): Prom
   locker: { about: 'custody log append rate and proof times at 1,000,000 leaves; ingest of 2 GB against openssl, SQLite', load: () => import('./locker.ts') },
   match: { about: 'PDQ search at distance 31 over 1,000,000 hashes; images hashed per second', load: () => import('./match.ts') },
   verify: { about: 'verifying a 1 GB court bag (SHA-256 + SHA-512) against openssl dgst over its payload', load: () => import('./verify.ts') },
+  sync: { about: 'louder sync over emulated BGAN, Certus and Starlink links against one plain upload; bytes re-sent per cut; time to an urgent report', load: () => import('./sync.ts') },
 }
 
 const names = process.argv.slice(2)

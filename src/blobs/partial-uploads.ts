@@ -20,6 +20,12 @@ import type { PartialUploads, Upload } from '../core/sync/uploads.ts'
 const BLOCK = 16
 /** How many bytes a long PATCH receives between fsync + offset records: a kill -9 loses at most this much. */
 export const SYNC_EVERY_BYTES = 1024 * 1024
+/**
+ * …and at least this often while bytes trickle in over a slow link, so the recorded offset (what HEAD /media
+ * reports) keeps moving: a client whose whole body is in its socket buffers watches it to tell a slow link from
+ * a dead one (src/sync/http-transport.ts).
+ */
+export const SYNC_EVERY_MS = 5_000
 
 /** The AES-256-CTR cipher (or decipher: CTR is symmetric) whose keystream starts at plaintext byte `offset`. */
 export function ctrAt(key: Buffer, offset: number, decipher = false) {
@@ -65,7 +71,7 @@ export class PartialUploadFiles implements PartialUploads {
 
   /**
    * Encrypts `source` into the upload's file from `offset` on. `onDurable(offset)` is called after each fsync,
-   * every SYNC_EVERY_BYTES and at the end, also when the source fails (a cut connection): what arrived before
+   * every SYNC_EVERY_BYTES (or SYNC_EVERY_MS) and at the end, also when the source fails (a cut connection): what arrived before
    * the cut is kept and counted. Returns the offset after the last byte written; rethrows the source's error.
    */
   async write(upload: Pick<Upload, 'id' | 'dataKeyId'>, offset: number, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onDurable: (offset: number) => Promise<void>): Promise<number> {
@@ -73,8 +79,10 @@ export class PartialUploadFiles implements PartialUploads {
     const file = await open(this.path(upload.id), 'r+')
     let position = offset
     let durable = offset
+    let syncedAt = Date.now()
     let failure: unknown = null
     const sync = async () => {
+      syncedAt = Date.now()
       await file.sync()
       if (position > durable) {
         durable = position
@@ -86,7 +94,7 @@ export class PartialUploadFiles implements PartialUploads {
         const sealed = cipher.update(piece)
         await file.write(sealed, 0, sealed.length, position)
         position += sealed.length
-        if (position - durable >= SYNC_EVERY_BYTES) await sync()
+        if (position - durable >= SYNC_EVERY_BYTES || Date.now() - syncedAt >= SYNC_EVERY_MS) await sync()
       }
     } catch (err) {
       failure = err

@@ -2,7 +2,11 @@
  * The outbox's SyncTransport over HTTP (docs/field-sync.md): node:http with a keep-alive agent, so the batch
  * and the uploads reuse connections instead of paying a TCP (and TLS) handshake per request over a
  * 600 ms link. File bodies stream from an offset with back-pressure; a request that makes no progress (no
- * byte written or read) for `stallMs` is aborted, and the outbox resumes it from the server's offset.
+ * byte written or read) for `stallMs` is aborted, and the outbox resumes it from the server's offset. An upload
+ * whose body is all written may still be draining from the socket buffers and the modem's queue over a slow
+ * link (megabytes at 56 KB/s), so before aborting one the transport asks HEAD /media for the upload's recorded
+ * offset on another connection (the server records it at least every 5 s while bytes arrive): if it grew since
+ * the last look, the bytes are still arriving and the wait goes on.
  */
 import { createReadStream } from 'node:fs'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
@@ -39,21 +43,41 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const stallMs = options.stallMs ?? 30_000
   const resolve = (path: string) => new URL(path.replace(/^\//, ''), base)
 
-  /** One request; `body` is a buffer or a file range. Progress on either side resets the stall timer. */
-  const send = (method: string, url: URL, headers: OutgoingHttpHeaders, signal: AbortSignal, body?: Buffer | { path: string; start: number; end: number; onBytes(n: number): void }): Promise<Answer> =>
+  /**
+   * One request; `body` is a buffer or a file range. Progress on either side resets the stall timer; for an
+   * upload, `probe` (the server's offset for it, asked on another connection) counts as progress when it grew.
+   */
+  const send = (method: string, url: URL, headers: OutgoingHttpHeaders, signal: AbortSignal, body?: Buffer | { path: string; start: number; end: number; onBytes(n: number): void; probe?: () => Promise<number> }): Promise<Answer> =>
     new Promise<Answer>((done, reject) => {
       if (signal.aborted) return reject(new SyncTransportError('interrupted', { transient: true }))
       const make = https ? httpsRequest : httpRequest
       const req = make(url, { method, agent, headers: { authorization: `Bearer ${options.token}`, 'user-agent': options.userAgent ?? 'louder-sync', ...headers } })
       let timer: NodeJS.Timeout | undefined
       const fail = (err: Error) => {
+        finished = true
         clearTimeout(timer)
         signal.removeEventListener('abort', onAbort)
         reject(err)
       }
+      const probe = body !== undefined && !Buffer.isBuffer(body) ? body.probe : undefined
+      let seenOffset = body !== undefined && !Buffer.isBuffer(body) ? body.start : 0
+      let finished = false
+      const stalled = () => req.destroy(new SyncTransportError(`no progress for ${Math.round(stallMs / 1000)} s (${method} ${url.pathname})`, { transient: true, code: 'stalled' }))
       const progress = () => {
         clearTimeout(timer)
-        timer = setTimeout(() => req.destroy(new SyncTransportError(`no progress for ${Math.round(stallMs / 1000)} s (${method} ${url.pathname})`, { transient: true, code: 'stalled' })), stallMs)
+        timer = setTimeout(() => {
+          if (!probe) return stalled()
+          probe().then(
+            (offset) => {
+              if (finished) return
+              if (offset > seenOffset) {
+                seenOffset = offset
+                progress()
+              } else stalled()
+            },
+            () => finished || stalled(),
+          )
+        }, stallMs)
       }
       const onAbort = () => req.destroy(new SyncTransportError('interrupted', { transient: true }))
       signal.addEventListener('abort', onAbort, { once: true })
@@ -69,6 +93,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         })
         res.on('error', (err) => fail(new SyncTransportError(`${method} ${url.pathname}: ${err.message}`, { transient: true })))
         res.on('end', () => {
+          finished = true
           clearTimeout(timer)
           signal.removeEventListener('abort', onAbort)
           done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') })
@@ -119,7 +144,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       .map(([k, v]) => `${k} ${Buffer.from(v, 'utf8').toString('base64')}`)
       .join(',')
 
-  return {
+  const transport: HttpTransport = {
     async sendBatch(items: BatchRequestItem[], signal: AbortSignal): Promise<BatchAnswer[]> {
       const body = Buffer.from(JSON.stringify({ items }), 'utf8')
       const a = await send('POST', resolve('api/v1/sync/batch'), { 'content-type': 'application/json', 'content-length': body.length }, signal, body)
@@ -149,7 +174,12 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       if (req.withBody) {
         headers['content-type'] = 'application/offset+octet-stream'
         headers['content-length'] = req.length
-        body = { path: req.source, start: 0, end: req.length, onBytes: req.onBytes }
+        // The upload's address comes only with the answer; HEAD /media names our unfinished upload and its offset.
+        const probe = async () => {
+          const held = await transport.headMedia(req.sha256, req.signal)
+          return held.held ? Infinity : (held.upload?.offset ?? 0)
+        }
+        body = { path: req.source, start: 0, end: req.length, onBytes: req.onBytes, probe }
       } else headers['content-length'] = 0
       const a = await send('POST', resolve('api/v1/uploads/'), headers, req.signal, body)
       if (a.status !== 201) throw refuse('POST /uploads', a)
@@ -167,7 +197,12 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
 
     async patchUpload(req) {
       const headers: OutgoingHttpHeaders = { ...TUS, 'upload-offset': req.offset, 'content-type': 'application/offset+octet-stream', 'content-length': req.length - req.offset }
-      const a = await send('PATCH', new URL(req.url), headers, req.signal, { path: req.source, start: req.offset, end: req.length, onBytes: req.onBytes })
+      // HEAD /media, not HEAD on the upload: tus would take the upload's lock from this very PATCH.
+      const probe = async () => {
+        const held = await transport.headMedia(req.sha256, req.signal)
+        return held.held ? Infinity : (held.upload?.offset ?? -1)
+      }
+      const a = await send('PATCH', new URL(req.url), headers, req.signal, { path: req.source, start: req.offset, end: req.length, onBytes: req.onBytes, probe })
       if (a.status === 404 || a.status === 410) throw new SyncTransportError('the server no longer knows this upload', { transient: true, status: a.status, code: 'upload_gone' })
       if (a.status !== 204 && a.status !== 200) throw refuse('PATCH upload', a)
       return { offset: offsetOf(a), sha256: shaOf(a) }
@@ -177,4 +212,5 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       agent.destroy()
     },
   }
+  return transport
 }

@@ -3,7 +3,8 @@
  * (issue 7). This kernel has `tc tbf` but no netem, so delay, cuts and blackouts live here.
  *
  * Each direction of each connection runs: source socket → queue → token bucket (rate, burst) → delay line
- * (`delay` ms after a byte passed the limiter) → destination socket. What a direction holds (queue plus
+ * (`delay` ms after a byte passed the limiter) → destination socket. The token bucket is the link's, one per
+ * direction shared by every connection, as a satellite modem has one rate: three requests at once share it. What a direction holds (queue plus
  * delay line) is bounded to about one bandwidth-delay product: past it the source socket is paused, so a fast
  * sender is held back by TCP's own flow control instead of filling our memory, and a cut loses at most what a
  * real link would have in flight. Bytes are counted as they arrive, as they pass the limiter and as they are
@@ -105,14 +106,19 @@ function resolve(base: DirectionOptions, over: DirectionOptions | undefined): Re
   return { rate, burst, delay, queueLimit }
 }
 
+/** One direction's rate limiter, shared by all of its connections. */
+interface Bucket {
+  tokens: number
+  refilledAt: number
+}
+
 /** One direction of one connection. */
 class Pipe {
   private readonly queue: Buffer[] = []
   private queued = 0
   private readonly line: { chunk: Buffer; at: number }[] = []
   private lineBytes = 0
-  private tokens: number
-  private refilledAt = performance.now()
+  private readonly bucket: Bucket
   private timer: NodeJS.Timeout | null = null
   private timerAt = Infinity
   private waitingDrain = false
@@ -126,13 +132,13 @@ class Pipe {
   private readonly dst: Socket
   private readonly stalled: () => boolean
 
-  constructor(opts: Resolved, counters: DirectionCounters, src: Socket, dst: Socket, stalled: () => boolean) {
+  constructor(opts: Resolved, counters: DirectionCounters, bucket: Bucket, src: Socket, dst: Socket, stalled: () => boolean) {
     this.opts = opts
     this.counters = counters
+    this.bucket = bucket
     this.src = src
     this.dst = dst
     this.stalled = stalled
-    this.tokens = opts.burst
     src.on('data', (chunk: Buffer) => this.onData(chunk))
     src.on('end', () => {
       this.sourceEnded = true
@@ -201,24 +207,26 @@ class Pipe {
       this.write(chunk)
     }
 
-    // The rate limiter: a token bucket, sliced so one big read does not pass at once.
+    // The rate limiter: the direction's token bucket, sliced so one big read does not pass at once and
+    // connections sending together take turns.
+    const bucket = this.bucket
     if (Number.isFinite(rate)) {
-      this.tokens = Math.min(burst, this.tokens + ((now - this.refilledAt) * rate) / 1000)
+      bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.refilledAt) * rate) / 1000)
     }
-    this.refilledAt = now
+    bucket.refilledAt = now
     let nextAt = this.line.length > 0 ? this.line[0]!.at : Infinity
     while (this.queue.length > 0 && !this.waitingDrain) {
       const head = this.queue[0]!
       const want = Math.min(head.length, SLICE, burst)
-      if (this.tokens < want) {
-        nextAt = Math.min(nextAt, now + ((want - this.tokens) * 1000) / rate)
+      if (bucket.tokens < want) {
+        nextAt = Math.min(nextAt, now + ((want - bucket.tokens) * 1000) / rate)
         break
       }
       const slice = want === head.length ? head : head.subarray(0, want)
       if (want === head.length) this.queue.shift()
       else this.queue[0] = head.subarray(want)
       this.queued -= want
-      if (Number.isFinite(rate)) this.tokens -= want
+      if (Number.isFinite(rate)) bucket.tokens -= want
       this.counters.passed += want
       if (delay > 0) {
         this.line.push({ chunk: slice, at: now + delay })
@@ -256,6 +264,7 @@ export async function startLinkEmulator(options: LinkOptions): Promise<LinkEmula
     cuts: 0,
     stalls: 0,
   }
+  const buckets = { up: { tokens: upOpts.burst, refilledAt: performance.now() }, down: { tokens: downOpts.burst, refilledAt: performance.now() } }
   const connections = new Set<Connection>()
   let stallDepth = 0
   const stalled = () => stallDepth > 0
@@ -275,7 +284,7 @@ export async function startLinkEmulator(options: LinkOptions): Promise<LinkEmula
     stats.connections++
     const target = connect({ host: options.targetHost ?? '127.0.0.1', port: options.targetPort, allowHalfOpen: true, noDelay: true })
     const conn: Connection = { client, target, pipes: [] }
-    conn.pipes.push(new Pipe(upOpts, stats.up, client, target, stalled), new Pipe(downOpts, stats.down, target, client, stalled))
+    conn.pipes.push(new Pipe(upOpts, stats.up, buckets.up, client, target, stalled), new Pipe(downOpts, stats.down, buckets.down, target, client, stalled))
     connections.add(conn)
     const finish = () => {
       if (!connections.delete(conn)) return

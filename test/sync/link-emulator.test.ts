@@ -100,6 +100,28 @@ describe('link emulator', () => {
     expect(seconds).toBeLessThan(10)
   })
 
+  it('has one rate per direction, shared by connections sending at once', async () => {
+    const rate = 1_000_000
+    const burst = 16 * 1024
+    // A sink per connection: each answers with the count of its own bytes.
+    const counting = await target((s) => {
+      let n = 0
+      s.on('data', (b: Buffer) => (n += b.length))
+      s.on('end', () => s.end(`${n}\n`))
+    })
+    const l = await link({ targetPort: counting, up: { rate, burst } })
+    const payloads = [randomBytes(200_000), randomBytes(200_000), randomBytes(200_000)]
+    const sockets = await Promise.all(payloads.map(() => dial(l)))
+    const started = performance.now()
+    const answers = await Promise.all(sockets.map((s, i) => exchange(s, payloads[i]!)))
+    const seconds = (performance.now() - started) / 1000
+    expect(answers.map((a) => a.toString())).toEqual(payloads.map((p) => `${p.length}\n`))
+    expect(l.stats.up.passed).toBe(600_000)
+    // Three connections through one bucket: all their bytes less one burst at the link's rate, not three times it.
+    expect(seconds).toBeGreaterThanOrEqual((600_000 - burst) / rate - 0.01)
+    expect(seconds).toBeLessThan(15)
+  })
+
   it('applies the one-way delay each way', async () => {
     const l = await link({ targetPort: await echo(), delay: 150 })
     const s = await dial(l)

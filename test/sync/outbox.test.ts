@@ -210,6 +210,50 @@ describe('outbox', () => {
     expect(result.items.find((i) => i.item.id === `capture:${sha('bp')}`)!.reason).toMatch(/validation_failed/)
   })
 
+
+  it('starts the next original once the previous one is all on the wire, not after its answer; two at most in flight', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    // The first two originals' answers (the server sealing them) are held back until we let them go.
+    let release!: () => void
+    const answerHeld = new Promise<void>((resolve) => (release = resolve))
+    const patch = server.patchUpload.bind(server)
+    let patches = 0
+    server.patchUpload = async (req) => {
+      const answer = await patch(req)
+      if (patches++ < 2) await answerHeld
+      return answer
+    }
+    const items = [...report('a', 1), ...report('b', 2), ...report('c', 3)]
+    const done = session(tmpDir(), server, clock, items, { maxInFlight: 3 })
+    const originals = () => mediaOrder(server.log).filter((h) => [sha('ao'), sha('bo'), sha('co')].includes(h))
+    // The journal's writes are real (fsync), so wait in real time; without the overlap the second never starts.
+    for (const deadline = Date.now() + 10_000; originals().length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5))
+    // The second began while the first waited for its answer; the third waits while two are in flight.
+    await new Promise((r) => setTimeout(r, 100))
+    expect(originals()).toEqual([sha('co'), sha('bo')])
+    release()
+    const result = await done
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(originals()).toEqual([sha('co'), sha('bo'), sha('ao')])
+  })
+
+  it("sends an urgent report's fresh previews without asking HEAD /media first; the device request does not make a batch urgent", async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const device: OutboxItem = { id: 'device:k', class: 0, urgent: true, time: Number.MAX_SAFE_INTEGER, label: 'device', after: [], payload: { type: 'batch', kind: 'device', idempotencyKey: 'device:k', body: {}, bytes: 100 } }
+    const result = await session(tmpDir(), server, clock, [device, ...report('a', 1)])
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    // One batch: the device request led the report's records instead of taking a round trip of its own.
+    expect(server.log.filter((l) => l.startsWith('batch'))).toHaveLength(1)
+    const fresh = new ScriptedServer(clock)
+    const urgent = await session(tmpDir(), fresh, clock, report('u', 1, true))
+    expect(urgent.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    const heads = fresh.log.filter((l) => l.startsWith('head-media')).map((l) => l.split(' ')[1])
+    // The original still asks: another device may hold its megabytes.
+    expect(heads).toEqual([sha('uo')])
+    expect(server.log.filter((l) => l.startsWith('head-media'))).toHaveLength(3)
+  })
   it('spends at most the byte budget, always sends reports, and defers the rest', async () => {
     const clock = virtualClock()
     const server = new ScriptedServer(clock)
@@ -244,6 +288,8 @@ describe('outbox', () => {
     const result = await session(tmpDir(), server, clock, report('a', 1), { backoff: { base: 500, cap: 30_000 } })
     expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
     expect(clock.slept.length).toBeGreaterThan(3)
+    // Doubling per failure in a row: about ten tries cover 70 s (at 375 ms each, it took 190).
+    expect(server.log.length).toBeLessThan(40)
     expect(Math.max(...clock.slept)).toBeLessThanOrEqual(30_000)
     const delays = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20].map((a) => backoffDelay(a, prng(1), { base: 500, cap: 30_000 }))
     for (const [i, d] of delays.entries()) {

@@ -105,7 +105,7 @@ export interface SyncTransport {
   createUpload(req: { sha256: string; length: number; filename: string; source: string; withBody: boolean; onBytes(n: number): void; signal: AbortSignal }): Promise<{ url: string; offset: number; sha256: string | null }>
   /** null when the server no longer knows the upload (404, 410). */
   headUpload(url: string, signal: AbortSignal): Promise<{ offset: number; length: number } | null>
-  patchUpload(req: { url: string; offset: number; length: number; source: string; onBytes(n: number): void; signal: AbortSignal }): Promise<{ offset: number; sha256: string | null }>
+  patchUpload(req: { url: string; sha256: string; offset: number; length: number; source: string; onBytes(n: number): void; signal: AbortSignal }): Promise<{ offset: number; sha256: string | null }>
 }
 
 export interface Clock {
@@ -233,7 +233,14 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
   const deferred = new Map<string, { reason: 'budget' | 'policy' }>()
   const gaveUp = new Map<string, string>()
   const failingSince = new Map<string, number>()
+  // Failures in a row since the last progress, for the back-off: an item's record says `sending` again at every
+  // try, so the count cannot be read back from it (it stayed at 1, and a link down for 70 s cost 190 tries).
+  const attemptsOf = new Map<string, number>()
   const inFlight = new Set<string>()
+  // Originals whose bytes are not all on the wire yet: the next original waits for these, not for the answer.
+  const writing = new Set<string>()
+  // Wakes the send loop between answers (an original's last byte went on the wire: the next may start).
+  let nudge: () => void = () => {}
   const running = new Set<Promise<void>>()
   let batchRunning = false
   let bytesSent = 0
@@ -273,7 +280,8 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
     const reason = err instanceof Error ? err.message : String(err)
     const now = clock.now()
     const previous = record(item.id)
-    const attempts = (previous.state.state === 'failed' ? previous.state.attempts : 0) + 1
+    const attempts = (attemptsOf.get(item.id) ?? 0) + 1
+    attemptsOf.set(item.id, attempts)
     const transient = !(err instanceof SyncTransportError) || err.transient
     if (!failingSince.has(item.id)) failingSince.set(item.id, now)
     const next: ItemRecord = { ...previous, state: { state: 'failed', reason, attempts, nextRetryAt: now + backoffDelay(attempts, deps.random, opts.backoff) } }
@@ -295,6 +303,7 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
 
   const acknowledged = (item: OutboxItem, serverId: string): ItemRecord => {
     failingSince.delete(item.id)
+    attemptsOf.delete(item.id)
     const { uploadUrl: _, ...rest } = record(item.id)
     return { ...rest, state: { state: 'acknowledged', serverId, at: clock.now() } }
   }
@@ -351,6 +360,7 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
         const high = record(item.id).wireHigh ?? 0
         const resent = Math.max(0, Math.min(position + n, high) - position)
         position += n
+        if (position >= payload.length && writing.delete(item.id)) nudge()
         bytesSent += n
         bytesResent += resent
         progressed = true
@@ -369,6 +379,10 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
     }
     try {
       const before = record(item.id)
+      // An urgent report's thumbnail or publication image, never tried before, cannot have an upload of ours on
+      // the server and is small: asking HEAD /media first (does another device hold it?) would cost a round trip
+      // on the path that matters most. At worst a few hundred KB another device already sent go again.
+      const fresh = item.urgent && item.class !== 3 && before.state.state === 'queued' && before.uploadUrl === undefined
       await persist(item, { ...before, state: { state: 'sending', sent: before.state.state === 'sending' ? before.state.sent : 0, total: payload.length } })
       let url = record(item.id).uploadUrl ?? null
       let offset = 0
@@ -377,7 +391,7 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
         if (known === null) url = null
         else offset = known.offset
       }
-      if (url === null || offset >= payload.length) {
+      if (!fresh && (url === null || offset >= payload.length)) {
         const held = await transport.headMedia(payload.sha256, signal)
         if (held.held) return await acknowledge(item, payload.sha256)
         if (held.upload) {
@@ -397,14 +411,18 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
         await persist(item, { ...record(item.id), uploadUrl: url, state: { state: 'sending', sent: offset, total: payload.length } })
         if (offset >= payload.length) return await complete(created.sha256)
       }
-      const result = await transport.patchUpload({ url, offset, length: payload.length, source: payload.source, onBytes: sendFrom(offset), signal })
+      const result = await transport.patchUpload({ url, sha256: payload.sha256, offset, length: payload.length, source: payload.source, onBytes: sendFrom(offset), signal })
       if (result.offset < payload.length) throw new SyncTransportError(`the upload stopped at ${result.offset} of ${payload.length} bytes`, { transient: true })
       await complete(result.sha256)
     } catch (err) {
       if (signal.aborted) return
-      if (progressed) failingSince.delete(item.id)
+      if (progressed) {
+        failingSince.delete(item.id)
+        attemptsOf.delete(item.id)
+      }
       await fail(item, err)
     } finally {
+      writing.delete(item.id)
       reserved -= reservation
     }
   }
@@ -421,6 +439,8 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
 
   /** The next media item to start, or null; defers what the budget or the originals policy holds back. */
   const nextMedia = (now: number): OutboxItem | null => {
+    // Not "all on the wire": socket buffers and the modem's queue hold seconds of a slow link, and an original
+    // written behind a publication image would share the link with it.
     const earlierOpen = () => ordered.some((i) => i.class < 3 && !settled(i))
     for (const item of ordered) {
       if (item.payload.type !== 'media' || inFlight.has(item.id) || settled(item)) continue
@@ -429,8 +449,10 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       // Originals wait until every report, thumbnail and publication image is through: 500 MB of them must
       // not stand between the link and the next urgent report.
       if (item.class === 3 && earlierOpen()) return null
-      // One original at a time: each arrives as early as it can, and a cut or a kill leaves one half-sent, not three.
-      if (item.class === 3 && [...inFlight].some((id) => byId.get(id)?.class === 3)) return null
+      // One original written at a time, two at most in flight: each arrives as early as it can, and a cut or a
+      // kill leaves one half-sent, not three. The next one starts (HEAD, creation) once the previous one's last
+      // byte is on the wire, so the link does not idle for a round trip and a seal between two originals.
+      if (item.class === 3 && (writing.size > 0 || [...inFlight].filter((id) => byId.get(id)?.class === 3).length >= 2)) return null
       if (item.class === 3 && opts.originals === 'later' && !opts.cheapLink && opts.budget === null) {
         defer(item, 'policy')
         continue
@@ -455,7 +477,9 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       if (!item.after.every(isAcked) || readyAt(item) > now) continue
       if (batch.length >= MAX_BATCH_ITEMS || (batch.length > 0 && bytes + item.payload.bytes > MAX_BATCH_BYTES)) break
       // Urgent items travel on their own: their answer, and so their media, must not wait for a hundred others.
-      if (batch.length > 0 && batch[0]!.urgent && !item.urgent) break
+      // The device request leads whatever batch comes first and does not make it urgent.
+      const lead = batch.find((b) => (b.payload as BatchPayload).kind !== 'device')
+      if (lead?.urgent && !item.urgent) break
       batch.push(item)
       bytes += item.payload.bytes
     }
@@ -486,6 +510,7 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       const payload = item.payload as MediaPayload
       const reservation = remainingGuess(item, payload)
       reserved += reservation
+      if (item.class === 3) writing.add(item.id)
       start([item], runMedia(item, payload, reservation))
     }
     if (running.size > 0) {
@@ -493,7 +518,8 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       const wake = nextRetry()
       const waiter = new AbortController()
       const timers = wake === null ? [] : [clock.sleep(Math.max(0, wake - now), AbortSignal.any([signal, waiter.signal]))]
-      await Promise.race([...running, ...timers])
+      const nudged = new Promise<void>((resolve) => (nudge = resolve))
+      await Promise.race([...running, ...timers, nudged])
       waiter.abort()
       continue
     }
