@@ -14,7 +14,7 @@
  * capture records is logged once; and no upload is left unfinished on the server (uploads were resumed, not
  * begun again beside a half-received one).
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
@@ -25,24 +25,16 @@ import { openDatabase } from '../../src/db/database.ts'
 import type { MediaCache } from '../../src/sync/field-items.ts'
 import { type FieldFixtureOptions, makeFieldFolder } from '../support/field-fixture.ts'
 import { LINK_READ_CHUNK, type LinkEmulator, startLinkEmulator } from '../support/link-emulator.ts'
+import { startSyncChild, type SyncLine, type SyncSummary } from '../support/sync-child.ts'
 import { tmpDir } from '../support/tmp.ts'
-import { adminToken, cleanEnv, killAllServers, LOUDER, type ServerProcess, startServer, type Where } from './server-process.ts'
+import { adminToken, killAllServers, type ServerProcess, startServer, type Where } from './server-process.ts'
 
 /** 100 Mbit/s, 10 ms each way: fast enough for CI, slow enough that a cut or a kill finds bytes in flight. */
 const RATE = 12_500_000
 const DELAY = 10
 
-type Line = { event: string; [k: string]: unknown }
-
-interface Summary {
-  event: 'summary'
-  exitCode: number
-  acknowledged: number
-  failed: number
-  bytesSent: number
-  bytesResent: number
-  errors: { id: string; report: string; reason: string }[]
-}
+type Line = SyncLine
+type Summary = SyncSummary
 
 const syncs = new Set<ChildProcess>()
 const links = new Set<LinkEmulator>()
@@ -64,51 +56,7 @@ afterAll(async () => {
 
 /** `louder sync DIR … --json` as a child whose JSON lines can be waited for. */
 function startSync(dir: string, server: string, deviceDir: string, token: string) {
-  const child = spawn(LOUDER, ['sync', dir, '--server', server, '--device-dir', deviceDir, '--json', '--retry-for', '300'], { env: cleanEnv({ LOUDER_TOKEN: token }), stdio: ['ignore', 'pipe', 'pipe'] })
-  syncs.add(child)
-  const lines: Line[] = []
-  let buffer = ''
-  let stderr = ''
-  const waiters: { test: (l: Line) => boolean; resolve: (l: Line) => void }[] = []
-  child.stdout.on('data', (d: Buffer) => {
-    buffer += d.toString()
-    let nl
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = JSON.parse(buffer.slice(0, nl)) as Line
-      buffer = buffer.slice(nl + 1)
-      lines.push(line)
-      for (const w of [...waiters]) if (w.test(line)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(line)
-    }
-  })
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('close', (code, signal) => {
-      syncs.delete(child)
-      resolve(code ?? (signal ? -1 : null))
-    }),
-  )
-  return {
-    child,
-    lines,
-    exited,
-    stderr: () => stderr,
-    waitFor(test: (l: Line) => boolean, timeoutMs = 120_000): Promise<Line> {
-      const seen = lines.find(test)
-      if (seen) return Promise.resolve(seen)
-      return new Promise((resolve, reject) => {
-        const fail = (why: string) => () => reject(new Error(`${why}; stderr:\n${stderr}\nlast lines: ${JSON.stringify(lines.slice(-3))}`))
-        const timer = setTimeout(fail('timed out'), timeoutMs)
-        waiters.push({ test, resolve: (l) => (clearTimeout(timer), resolve(l)) })
-        // A child that died never sends the line (a line read just before its exit has been handled by then).
-        void exited.then(() => (clearTimeout(timer), fail('louder sync exited without it')()))
-      })
-    },
-    /** Resolves with the summary once the command exited. */
-    async finish(timeoutMs = 150_000): Promise<{ code: number | null; summary: Summary }> {
-      const summary = (await this.waitFor((l) => l.event === 'summary', timeoutMs)) as unknown as Summary
-      return { code: await exited, summary }
-    },
-  }
+  return startSyncChild([dir, '--server', server, '--device-dir', deviceDir, '--retry-for', '300'], token, syncs)
 }
 
 /** A fresh server (its own data directory) with the test device registered, behind its own link. */

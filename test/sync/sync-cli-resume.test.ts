@@ -5,7 +5,6 @@
  * `--purge-after-ack` deletes originals only once the server confirmed them, after which the folder still syncs
  * clean. Real command, real server (SQLite), the link emulator between them.
  */
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -15,46 +14,12 @@ import { addFieldReport, createFieldFolder } from '../../src/field/field-writer.
 import { call } from '../access/support.ts'
 import { fieldPhotos } from '../evidence/support.ts'
 import { startTestApi, type TestApi } from '../http/harness.ts'
-import { cleanEnv, LOUDER } from '../large/server-process.ts'
 import { type LinkEmulator, startLinkEmulator } from '../support/link-emulator.ts'
+import { startSyncChild, type SyncLine } from '../support/sync-child.ts'
 import { tmpDir } from '../support/tmp.ts'
 
-type Line = { event: string; [k: string]: unknown }
-
 /** `louder sync … --json` as a child whose JSON lines can be waited for. */
-function startSync(args: string[], token: string) {
-  const child = spawn(LOUDER, ['sync', ...args, '--json'], { env: cleanEnv({ LOUDER_TOKEN: token }), stdio: ['ignore', 'pipe', 'pipe'] })
-  const lines: Line[] = []
-  let buffer = ''
-  let stderr = ''
-  const waiters: { test: (l: Line) => boolean; resolve: (l: Line) => void }[] = []
-  child.stdout.on('data', (d: Buffer) => {
-    buffer += d.toString()
-    let nl
-    while ((nl = buffer.indexOf('\n')) >= 0) {
-      const line = JSON.parse(buffer.slice(0, nl)) as Line
-      buffer = buffer.slice(nl + 1)
-      lines.push(line)
-      for (const w of [...waiters]) if (w.test(line)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(line)
-    }
-  })
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code, signal) => resolve(code ?? (signal ? -1 : null))))
-  return {
-    child,
-    lines,
-    exited,
-    stderr: () => stderr,
-    waitFor(test: (l: Line) => boolean, timeoutMs = 60_000): Promise<Line> {
-      const seen = lines.find(test)
-      if (seen) return Promise.resolve(seen)
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out; stderr:\n${stderr}\nlast lines: ${JSON.stringify(lines.slice(-3))}`)), timeoutMs)
-        waiters.push({ test, resolve: (l) => (clearTimeout(timer), resolve(l)) })
-      })
-    },
-  }
-}
+const startSync = (args: string[], token: string) => startSyncChild(args, token)
 
 describe('louder sync over a bad link', () => {
   let api: TestApi
@@ -86,7 +51,7 @@ describe('louder sync over a bad link', () => {
     return { dir, file }
   }
 
-  const original = (l: Line) => l.event === 'progress' && (l.inFlight as { id: string; sent: number }[]).some((f) => f.sent >= 2_500_000)
+  const original = (l: SyncLine) => l.event === 'progress' && (l.inFlight as { id: string; sent: number }[]).some((f) => f.sent >= 2_500_000)
 
   it('after kill -9 mid-original, the next run resumes from the server offset', { timeout: 180_000 }, async () => {
     const size = 6_000_000
