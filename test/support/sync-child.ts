@@ -15,6 +15,7 @@ export interface SyncSummary {
   failed: number
   bytesSent: number
   bytesResent: number
+  classes: Record<string, { items: number; acknowledged: number; deferred: number; failed: number; bytes: number }>
   errors: { id: string; report: string; reason: string }[]
 }
 

@@ -17,19 +17,10 @@ import { call } from '../access/support.ts'
 import { startTestApi, type TestApi } from '../http/harness.ts'
 import { cleanEnv, runLouder } from '../large/server-process.ts'
 import { type LinkEmulator, startLinkEmulator } from '../support/link-emulator.ts'
+import type { SyncSummary } from '../support/sync-child.ts'
 import { tmpDir } from '../support/tmp.ts'
 
-interface Summary {
-  event: 'summary'
-  exitCode: number
-  acknowledged: number
-  deferred: number
-  failed: number
-  bytesSent: number
-  bytesResent: number
-  classes: Record<string, { items: number; acknowledged: number; deferred: number; failed: number; bytes: number }>
-  errors: { id: string; report: string; reason: string }[]
-}
+type Summary = SyncSummary
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 
