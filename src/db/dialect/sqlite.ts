@@ -20,6 +20,24 @@ import { recordCost, SqliteReadPool } from './sqlite-readers.ts'
 export const SQLITE_FILE = 'louder.sqlite'
 
 /**
+ * Switching a brand-new file to WAL can answer SQLITE_BUSY at once, without waiting out busy_timeout, while
+ * another process is doing the same (seen in CI: three processes opening one new database). Retry for up to
+ * the same 10 s, briefly sleeping between tries; anything else, or a lock held longer, fails as before.
+ */
+function switchToWal(handle: SqliteDatabase.Database): void {
+  const deadline = Date.now() + 10_000
+  for (let pause = 5; ; pause = Math.min(pause * 2, 200)) {
+    try {
+      handle.pragma('journal_mode = WAL')
+      return
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, pause)
+    }
+  }
+}
+
+/**
  * The embedded database: one file in DATA, WAL so readers never block the writer, and synchronous=FULL so
  * a write that was acknowledged survives power loss, not only a process crash.
  */
@@ -30,7 +48,7 @@ export function openSqlite(dataDir: string, file = SQLITE_FILE): DialectAdapter 
   // Another process (a worker, `louder backup`) may hold the write lock for a moment: wait, don't fail. Set
   // first: switching a new file to WAL takes a lock too, and several processes may open it at once.
   handle.pragma('busy_timeout = 10000')
-  handle.pragma('journal_mode = WAL')
+  switchToWal(handle)
   handle.pragma('synchronous = FULL')
   handle.pragma('foreign_keys = ON')
   // Read pages through a memory map instead of a read() call each: a page of 100 observations touches ~100
