@@ -62,17 +62,6 @@ function startSync(dir: string, server: string, deviceDir: string, token: string
 /** A fresh server (its own data directory) with the test device registered, behind its own link. */
 interface Site {
   where: Where
-  server: ServerProcess
-  port: number
-  token: string
-  link: LinkEmulator
-  /** The link's address: what `louder sync` is told. */
-  url: string
-}
-
-/** A fresh server (its own data directory) with the test device registered, behind its own link. */
-interface Site {
-  where: Where
   /** Replaced when the server is restarted. */
   server: ServerProcess
   port: number

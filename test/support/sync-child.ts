@@ -3,21 +3,13 @@
  * its progress (to kill it, or the server, at a chosen moment) and read its summary.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import type { SyncSummary as CliSyncSummary } from '../../src/cli/sync-progress.ts'
 import { cleanEnv, LOUDER } from '../large/server-process.ts'
 
 export type SyncLine = { event: string; [k: string]: unknown }
 
-export interface SyncSummary {
-  event: 'summary'
-  exitCode: number
-  acknowledged: number
-  deferred: number
-  failed: number
-  bytesSent: number
-  bytesResent: number
-  classes: Record<string, { items: number; acknowledged: number; deferred: number; failed: number; bytes: number }>
-  errors: { id: string; report: string; reason: string }[]
-}
+/** The `summary` line: the CLI's own summary (src/cli/sync-progress.ts). */
+export type SyncSummary = CliSyncSummary & { event: 'summary' }
 
 export interface SyncChild {
   child: ChildProcess
