@@ -169,7 +169,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
     },
 
     async createUpload(req) {
-      const headers: OutgoingHttpHeaders = { ...TUS, 'upload-length': req.length, 'upload-metadata': metadata({ sha256: req.sha256, filename: req.filename }) }
+      const declared: Record<string, string> = { sha256: req.sha256, filename: req.filename }
+      if (req.capture !== undefined) declared.capture = JSON.stringify(req.capture)
+      const headers: OutgoingHttpHeaders = { ...TUS, 'upload-length': req.length, 'upload-metadata': metadata(declared) }
       let body: Parameters<typeof send>[4]
       if (req.withBody) {
         headers['content-type'] = 'application/offset+octet-stream'

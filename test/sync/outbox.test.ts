@@ -58,6 +58,9 @@ class ScriptedServer implements SyncTransport {
   readonly batchKeys = new Map<string, BatchAnswer>()
   readonly badKeys = new Set<string>()
   cutAt: number | null = null
+  /** Refuse every capture record that rides with an upload (a server that does not know the device yet). */
+  refuseInline = false
+  readonly capturesInline: string[] = []
   downUntil = 0
   bytesReceived = 0
   private n = 0
@@ -105,7 +108,16 @@ class ScriptedServer implements SyncTransport {
   }
 
   async createUpload(req: Parameters<SyncTransport['createUpload']>[0]) {
-    this.gate(`create ${req.sha256}${req.withBody ? ' +body' : ''}`)
+    this.gate(`create ${req.sha256}${req.withBody ? ' +body' : ''}${req.capture === undefined ? '' : ' +capture'}`)
+    // A capture record riding along is logged first, as its batch item would be, or the creation is refused.
+    const key = (req.capture as { key?: string } | undefined)?.key
+    if (key !== undefined) {
+      if (this.badKeys.has(key) || this.refuseInline) {
+        this.log.push(`refused ${req.sha256}`)
+        throw new SyncTransportError('409 device_unknown', { transient: false, status: 409, code: 'device_unknown' })
+      }
+      this.capturesInline.push(key)
+    }
     const url = `https://server/api/v1/uploads/u${++this.n}`
     const u = { sha256: req.sha256, length: req.length, offset: 0 }
     this.uploads.set(url, u)
@@ -135,7 +147,7 @@ function report(id: string, time: number, urgent = false, sizes = { thumb: 15_00
   const media = (kind: string, cls: PriorityClass, length: number): OutboxItem[] => {
     const h = sha(`${id}${kind}`)
     return [
-      { id: `capture:${h}`, class: 0, urgent, time, label: id, after: [], payload: { type: 'batch', kind: 'capture', idempotencyKey: `capture:${h}`, body: {}, bytes: 900 } },
+      { id: `capture:${h}`, class: 0, urgent, time, label: id, after: [], payload: { type: 'batch', kind: 'capture', idempotencyKey: `capture:${h}`, body: { key: `capture:${h}` }, bytes: 900 } },
       { id: `media:${h}`, class: cls, urgent, time, label: id, after: [`capture:${h}`], payload: { type: 'media', sha256: h, length, filename: `${id}-${kind}`, source: `/nowhere/${id}` } },
     ]
   }
@@ -156,7 +168,8 @@ async function session(dir: string, server: ScriptedServer, clock: Clock, items:
   }
 }
 
-const mediaOrder = (log: string[]) => log.filter((l) => l.startsWith('create')).map((l) => l.split(' ')[1]!)
+/** The media whose uploads were created, in order (a creation refused for its ride-along capture record is not). */
+const mediaOrder = (log: string[]) => log.filter((l, i) => l.startsWith('create') && !log[i + 1]?.startsWith(`refused ${l.split(' ')[1]}`)).map((l) => l.split(' ')[1]!)
 
 describe('outbox', () => {
   it('sends by class, urgent first, then newest; an urgent report jumps the line; originals last', async () => {
@@ -208,6 +221,8 @@ describe('outbox', () => {
     const failed = result.items.filter((i) => i.outcome !== 'acknowledged').map((i) => i.item.id)
     expect(failed.sort()).toEqual([`capture:${sha('bp')}`, `media:${sha('bp')}`].sort())
     expect(result.items.find((i) => i.item.id === `capture:${sha('bp')}`)!.reason).toMatch(/validation_failed/)
+    // It was tried once with its record riding along, refused, and then waited for the batch's answer.
+    expect(server.log.filter((l) => l === `refused ${sha('bp')}`)).toHaveLength(1)
   })
 
 
@@ -254,6 +269,46 @@ describe('outbox', () => {
     expect(heads).toEqual([sha('uo')])
     expect(server.log.filter((l) => l.startsWith('head-media'))).toHaveLength(3)
   })
+  it("sends an urgent report's previews beside its batch, each carrying its capture record, once the device key is known", async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const dir = tmpDir()
+    const device: OutboxItem = { id: 'device:k', class: 0, urgent: true, time: Number.MAX_SAFE_INTEGER, label: 'device', after: [], payload: { type: 'batch', kind: 'device', idempotencyKey: 'device:k', body: {}, bytes: 100 } }
+    // First run: the device request goes in this run's batch, so no medium may lean on the key yet.
+    const first = await session(dir, server, clock, [device, ...report('a', 1, true)], { maxInFlight: 3 })
+    expect(first.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(server.capturesInline).toEqual([])
+
+    // Next run, the key is known: the urgent batch and both previews start at once, the records riding along.
+    // (Batch answers are held for a moment of real time, as over a satellite link; the journal's fsyncs are real.)
+    const answer = server.sendBatch.bind(server)
+    server.sendBatch = async (batch) => {
+      const answers = await answer(batch)
+      await new Promise((r) => setTimeout(r, 150))
+      return answers
+    }
+    let from = server.log.length
+    const second = await session(dir, server, clock, [device, ...report('u', 2, true)], { maxInFlight: 3 })
+    expect(second.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    const run = server.log.slice(from)
+    expect(run[0]).toMatch(/^batch /)
+    expect(run.slice(1, 3)).toEqual([`create ${sha('ut')} +body +capture`, `create ${sha('up')} +body +capture`])
+    expect(server.capturesInline).toEqual([`capture:${sha('ut')}`, `capture:${sha('up')}`])
+    // The original waits for its record's answer as before.
+    expect(run.some((l) => l.startsWith(`create ${sha('uo')}`) && l.endsWith('+capture'))).toBe(false)
+
+    // A server that will not log a record that rides along: each preview is refused once, then waits for the batch.
+    server.refuseInline = true
+    from = server.log.length
+    const third = await session(dir, server, clock, [device, ...report('v', 3, true)], { maxInFlight: 3 })
+    expect(third.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    const after = server.log.slice(from)
+    expect(after.filter((l) => l.startsWith('refused')).sort()).toEqual([`refused ${sha('vt')}`, `refused ${sha('vp')}`].sort())
+    const batchAt = after.findIndex((l) => l.startsWith('batch '))
+    expect(after.indexOf(`create ${sha('vp')} +body`)).toBeGreaterThan(batchAt)
+    expect(after.filter((l) => l.startsWith(`create ${sha('vt')}`))).toEqual([`create ${sha('vt')} +body +capture`, `create ${sha('vt')} +body`])
+  })
+
   it('spends at most the byte budget, always sends reports, and defers the rest', async () => {
     const clock = virtualClock()
     const server = new ScriptedServer(clock)

@@ -15,7 +15,7 @@ import { canonicalJson } from '../../src/core/canonical-json.ts'
 import { publicKeyFromRaw } from '../../src/core/evidence/device-key.ts'
 import { expireUploads, sealAwaitingUploads } from '../../src/core/sync/uploads.ts'
 import { jobHandlers } from '../../src/worker-handlers.ts'
-import { registeredDevice, signedCapture } from '../evidence/device-fixture.ts'
+import { newDevice, registeredDevice, requestDeviceOver, signedCapture } from '../evidence/device-fixture.ts'
 import { bearer, expectProblem, startTestApi, type TestApi } from '../http/harness.ts'
 import { filesUnder } from '../support/canary.ts'
 
@@ -336,6 +336,64 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(verify(null, Buffer.from(canonicalJson(derivation.record)), publicKeyFromRaw(signer.publicKey), Buffer.from(derivation.signature, 'base64'))).toBe(true)
       const events = await Promise.all((await api.ctx.store.repos.mediaItems.custodyEvents(sha256(thumb))).map((i) => api.ctx.store.repos.custodyLog.entry(i)))
       expect(events.map((e) => JSON.parse(e!.body).type).sort()).toEqual(['derivative.created', 'media.received'])
+    })
+
+    it('logs a capture record sent in Upload-Metadata before the upload, so a derivative travels beside its record', async () => {
+      const device = await registeredDevice(api.app, api.token.researcher, api.token.editor)
+      const parent = randomBytes(4000)
+      const thumb = randomBytes(2500)
+      const capture = signedCapture(device, { sha256: sha256(thumb), byteLength: thumb.length, mediaType: 'application/octet-stream', pixelWidth: null, pixelHeight: null, parentSha256: sha256(parent) })
+      const res = await create(api.token.researcher, thumb, { body: thumb, meta: { sha256: sha256(thumb), filename: 'p.thumb.webp', capture: JSON.stringify(capture) } })
+      expect(res.statusCode, res.body).toBe(201)
+      expect(res.headers['louder-media-sha256']).toBe(sha256(thumb))
+      const [item] = await itemsWith(sha256(thumb))
+      expect(item).toMatchObject({ kind: 'derivative', parent_sha256: sha256(parent) })
+      expect(JSON.parse(item!.derivation!).record).toMatchObject({ capture: { deviceKeyId: device.keyId } })
+      const audit = await db().selectFrom('audit_log').selectAll().where('action', '=', 'capture.register').where('resource_id', '=', sha256(thumb)).execute()
+      expect(audit).toHaveLength(1)
+      expect(audit[0]).toMatchObject({ status: 201, outcome: 'ok' })
+      // The same record in the batch afterwards is the same capture: answered, nothing logged twice.
+      const again = await api.app.inject({ method: 'POST', url: '/api/v1/captures', headers: { ...bearer(api.token.researcher), 'content-type': 'application/json' }, payload: JSON.stringify(capture) })
+      expect(again.statusCode, again.body).toBe(200)
+      const registered = (await db().selectFrom('custody_events').select('body').execute()).filter((e) => e.body.includes('"capture.registered"') && e.body.includes(sha256(thumb)))
+      expect(registered).toHaveLength(1)
+
+      // Another record already logged for these bytes stands; the upload goes on.
+      const other = randomBytes(2600)
+      const first = signedCapture(device, { sha256: sha256(other), byteLength: other.length, mediaType: 'application/octet-stream', pixelWidth: null, pixelHeight: null, notes: 'first' })
+      const logged = await api.app.inject({ method: 'POST', url: '/api/v1/captures', headers: { ...bearer(api.token.researcher), 'content-type': 'application/json' }, payload: JSON.stringify(first) })
+      expect(logged.statusCode, logged.body).toBe(201)
+      const second = signedCapture(device, { sha256: sha256(other), byteLength: other.length, mediaType: 'application/octet-stream', pixelWidth: null, pixelHeight: null, notes: 'second' })
+      const sent = await create(api.token.researcher, other, { body: other, meta: { sha256: sha256(other), capture: JSON.stringify(second) } })
+      expect(sent.statusCode, sent.body).toBe(201)
+      expect(await itemsWith(sha256(other))).toHaveLength(1)
+    })
+
+    it('refuses a capture record in Upload-Metadata that is malformed, for other bytes, or from an unapproved device, and keeps nothing', async () => {
+      const device = await registeredDevice(api.app, api.token.researcher, api.token.editor)
+      const file = randomBytes(3000)
+      const good = () => signedCapture(device, { sha256: sha256(file), byteLength: file.length, mediaType: 'application/octet-stream', pixelWidth: null, pixelHeight: null })
+      const pending = newDevice()
+      await requestDeviceOver(api.app, api.token.researcher, pending)
+      const cases: [string, string, number, string][] = [
+        ['not JSON', '{"record":', 400, '/headers/upload-metadata/capture'],
+        ['an array', '[]', 400, '/headers/upload-metadata/capture'],
+        ['too long', `{"record":"${'x'.repeat(9000)}"}`, 400, '/headers/upload-metadata/capture'],
+        ['another medium', JSON.stringify(signedCapture(device, { sha256: sha256(randomBytes(10)), byteLength: file.length })), 400, '/headers/upload-metadata/capture/record/sha256'],
+        ['another length', JSON.stringify(signedCapture(device, { sha256: sha256(file), byteLength: file.length + 1 })), 400, '/headers/upload-metadata/capture/record/byteLength'],
+        ['a bad signature', JSON.stringify({ ...good(), signature: signedCapture(device, { sha256: sha256(file), byteLength: file.length, notes: 'other' }).signature }), 400, '/headers/upload-metadata/capture/signature'],
+        ['a missing field', JSON.stringify({ record: { ...good().record, schema: undefined }, signature: good().signature }), 400, '/headers/upload-metadata/capture/record'],
+      ]
+      for (const [what, capture, status, field] of cases) {
+        const res = await create(api.token.researcher, file, { body: file, meta: { sha256: sha256(file), capture } })
+        expect(res.statusCode, `${what}: ${res.body}`).toBe(status)
+        expect(JSON.stringify(JSON.parse(res.body).errors ?? []), what).toContain(field)
+      }
+      const unapproved = signedCapture(pending, { sha256: sha256(file), byteLength: file.length, mediaType: 'application/octet-stream', pixelWidth: null, pixelHeight: null })
+      expectProblem(await create(api.token.researcher, file, { body: file, meta: { sha256: sha256(file), capture: JSON.stringify(unapproved) } }), 409, 'device_not_registered')
+      expect(await itemsWith(sha256(file))).toHaveLength(0)
+      expect(await db().selectFrom('captures').selectAll().where('sha256', '=', sha256(file)).execute()).toHaveLength(0)
+      expect(await db().selectFrom('uploads').selectAll().where('sha256', '=', sha256(file)).execute()).toHaveLength(0)
     })
   })
 }

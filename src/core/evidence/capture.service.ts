@@ -58,9 +58,11 @@ export async function registerCapture(
   actor: Actor,
   input: { record: unknown; signature: unknown },
   now = Date.now(),
+  /** Where the submission sits in the request, for error fields (a header for uploads that carry it). */
+  at = '/body',
 ): Promise<CaptureReceipt & { created: boolean }> {
   authorize(actor, 'capture.register')
-  const { record, signature } = parseCaptureSubmission(input)
+  const { record, signature } = parseCaptureSubmission(input, at)
   const bytes = captureRecordBytes(record)
   const recordSha256 = createHash('sha256').update(bytes).digest('hex')
   const keyId = record.device.keyId
@@ -76,14 +78,14 @@ export async function registerCapture(
     if (existing.recordSha256 !== recordSha256)
       throw new ConflictError('capture_conflict', `A different capture record is already logged for the media ${record.sha256}; one original has one capture record.`)
     // Ed25519 is deterministic, but hedged signers are valid too: a new signature must still verify.
-    if (signature !== existing.signature && !verifyCaptureSignature(record, signature, device.publicKey)) throw badSignature(keyId)
+    if (signature !== existing.signature && !verifyCaptureSignature(record, signature, device.publicKey)) throw badSignature(keyId, at)
     return { ...receiptOf(existing), created: false }
   }
 
   if (device.status === 'requested')
     throw new RuleError('device_not_registered', `The device key ${keyId} is waiting for approval; get the device approved by an editor or admin (POST /api/v1/devices/${keyId}/approve), then send the capture again. Captures made before approval are accepted once it is given.`)
   if (device.status === 'revoked') throw new RuleError('device_revoked', `The device key ${keyId} was revoked; it no longer vouches for captures.`)
-  if (!verifyCaptureSignature(record, signature, device.publicKey)) throw badSignature(keyId)
+  if (!verifyCaptureSignature(record, signature, device.publicKey)) throw badSignature(keyId, at)
 
   const sealedRecord = await sealing.sealer.seal(bytes, captureRecordContext(record.sha256), { dataKeyId: sealing.dataKeyId })
   const { index, leafHash } = await appendCustodyEvent(
@@ -115,15 +117,15 @@ export async function registerCapture(
  * The submission's shape: a strictly valid record and a signature of the right form. Pure, so callers run it
  * before reserving a data key or opening a transaction: hostile input costs nothing and stores nothing.
  */
-export function parseCaptureSubmission(input: { record: unknown; signature: unknown }): { record: CaptureRecord; signature: string } {
-  const record = parseCaptureRecord(input.record, '/body/record')
+export function parseCaptureSubmission(input: { record: unknown; signature: unknown }, at = '/body'): { record: CaptureRecord; signature: string } {
+  const record = parseCaptureRecord(input.record, `${at}/record`)
   if (decodeBase64Exact(input.signature, ED25519_SIGNATURE_BYTES) === null)
-    throw new ValidationError([{ field: '/body/signature', message: `must be standard base64 of a ${ED25519_SIGNATURE_BYTES}-byte Ed25519 signature (88 characters)` }])
+    throw new ValidationError([{ field: `${at}/signature`, message: `must be standard base64 of a ${ED25519_SIGNATURE_BYTES}-byte Ed25519 signature (88 characters)` }])
   return { record, signature: input.signature as string }
 }
 
-function badSignature(keyId: string): ValidationError {
-  return new ValidationError([{ field: '/body/signature', message: `is not the device key ${keyId}'s Ed25519 signature over the record's RFC 8785 canonical JSON` }])
+function badSignature(keyId: string, at: string): ValidationError {
+  return new ValidationError([{ field: `${at}/signature`, message: `is not the device key ${keyId}'s Ed25519 signature over the record's RFC 8785 canonical JSON` }])
 }
 
 function receiptOf(c: StoredCapture): CaptureReceipt {

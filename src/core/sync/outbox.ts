@@ -101,8 +101,11 @@ export interface SyncTransport {
   sendBatch(items: BatchRequestItem[], signal: AbortSignal): Promise<BatchAnswer[]>
   /** HEAD /media/{sha256}: held, or not held with the caller's unfinished upload for it, if any. */
   headMedia(sha256: string, signal: AbortSignal): Promise<{ held: true } | { held: false; upload: { url: string; offset: number } | null }>
-  /** tus creation; with `withBody` the bytes go in the same request (creation-with-upload). */
-  createUpload(req: { sha256: string; length: number; filename: string; source: string; withBody: boolean; onBytes(n: number): void; signal: AbortSignal }): Promise<{ url: string; offset: number; sha256: string | null }>
+  /**
+   * tus creation; with `withBody` the bytes go in the same request (creation-with-upload). `capture` is the
+   * bytes' capture submission (`{record, signature}`), which the server logs before it creates the upload.
+   */
+  createUpload(req: { sha256: string; length: number; filename: string; source: string; withBody: boolean; capture?: unknown; onBytes(n: number): void; signal: AbortSignal }): Promise<{ url: string; offset: number; sha256: string | null }>
   /** null when the server no longer knows the upload (404, 410). */
   headUpload(url: string, signal: AbortSignal): Promise<{ offset: number; length: number } | null>
   patchUpload(req: { url: string; sha256: string; offset: number; length: number; source: string; onBytes(n: number): void; signal: AbortSignal }): Promise<{ offset: number; sha256: string | null }>
@@ -146,6 +149,8 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
  */
 export const MAX_BATCH_ITEMS = 200
 export const MAX_BATCH_BYTES = 64 * 1024
+/** A capture record rides in an upload's metadata (a header) only up to this size; a longer one goes by batch alone. */
+export const MAX_INLINE_CAPTURE_BYTES = 4 * 1024
 
 export type OutboxEvent =
   | { type: 'state'; item: OutboxItem; record: ItemRecord }
@@ -309,6 +314,22 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
   }
   const acknowledge = (item: OutboxItem, serverId: string): Promise<void> => persist(item, acknowledged(item, serverId))
 
+  // A medium waits for its capture record's answer, a round trip behind the batch that carries it, unless the
+  // record rides in the upload's own metadata: the server logs it first, so the bytes travel beside the batch
+  // (an urgent report's publication image arrives a round trip sooner). Only with the device key known to the
+  // server (its request acknowledged), and not again for a medium whose ride-along record was refused.
+  const inlineRefused = new Set<string>()
+  const deviceIds = items.filter((i) => i.payload.type === 'batch' && i.payload.kind === 'device').map((i) => i.id)
+  const devicesKnown = () => deviceIds.every(isAcked)
+  const captureOf = (item: OutboxItem): OutboxItem | undefined => (item.payload.type === 'media' ? byId.get(`capture:${item.payload.sha256}`) : undefined)
+  /** The capture submission this medium may carry instead of waiting for its answer, or null. */
+  const inlineCapture = (item: OutboxItem): unknown => {
+    const capture = captureOf(item)
+    if (!capture || capture.payload.type !== 'batch' || capture.payload.kind !== 'capture' || capture.payload.bytes > MAX_INLINE_CAPTURE_BYTES) return null
+    if (inlineRefused.has(item.id) || isAcked(capture.id) || deferred.has(capture.id) || gaveUp.has(capture.id) || !devicesKnown()) return null
+    return item.after.every((d) => d === capture.id || isAcked(d)) ? capture.payload.body : null
+  }
+
   const runBatch = async (batch: OutboxItem[]): Promise<void> => {
     const payloads = batch.map((i) => i.payload as BatchPayload)
     const total = payloads.reduce((n, p) => n + p.bytes, 0)
@@ -404,7 +425,20 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       if (opts.budget !== null && payload.length - (url === null ? 0 : offset) > opts.budget - bytesSent - (reserved - reservation)) return defer(item, 'budget')
       if (url === null) {
         const withBody = payload.length <= opts.smallUpload
-        const created = await transport.createUpload({ sha256: payload.sha256, length: payload.length, filename: payload.filename, source: payload.source, withBody, onBytes: sendFrom(0), signal })
+        const capture = inlineCapture(item)
+        let created
+        try {
+          created = await transport.createUpload({ sha256: payload.sha256, length: payload.length, filename: payload.filename, source: payload.source, withBody, ...(capture === null ? {} : { capture }), onBytes: sendFrom(0), signal })
+        } catch (err) {
+          if (capture === null || !(err instanceof SyncTransportError) || err.transient) throw err
+          // Refused with its record along (a device the server does not know, a record it will not log): the
+          // medium waits for the batch's answer on that record, as it would have without the shortcut.
+          inlineRefused.add(item.id)
+          return await persist(item, { ...record(item.id), state: { state: 'queued' } })
+        }
+        // The server logged the record before it created the upload: the batch need not carry it again.
+        const captureItem = captureOf(item)
+        if (capture !== null && captureItem && !isAcked(captureItem.id) && !inFlight.has(captureItem.id)) await acknowledge(captureItem, payload.sha256)
         url = created.url
         offset = created.offset
         // Kept the moment it is known: a run killed after this resumes this upload instead of starting over.
@@ -444,7 +478,7 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
     const earlierOpen = () => ordered.some((i) => i.class < 3 && !settled(i))
     for (const item of ordered) {
       if (item.payload.type !== 'media' || inFlight.has(item.id) || settled(item)) continue
-      if (!item.after.every(isAcked)) continue
+      if (!item.after.every(isAcked) && inlineCapture(item) === null) continue
       if (readyAt(item) > now) continue
       // Originals wait until every report, thumbnail and publication image is through: 500 MB of them must
       // not stand between the link and the next urgent report.

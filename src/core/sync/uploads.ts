@@ -9,11 +9,14 @@
  * crash between the last byte and the seal, finds the upload sealed or seals it then: one item, one event.
  */
 import { type Actor, actorKey } from '../access/actor.ts'
-import { RuleError, ValidationError } from '../errors.ts'
+import { ConflictError, RuleError, ValidationError } from '../errors.ts'
 import { isUuid } from '../ids.ts'
+import { type CaptureReceipt, parseCaptureSubmission, registerCapture, reserveCaptureSealing } from '../evidence/capture.service.ts'
+import type { CaptureRecord } from '../evidence/capture-record.ts'
 import { ingestMedia, type IngestDeps, MediaHashMismatchError } from '../evidence/ingest.ts'
 import type { MediaItem } from '../evidence/media-item.ts'
-import type { Repositories } from '../ports/repositories.ts'
+import type { Repositories, Store } from '../ports/repositories.ts'
+import type { Sealer } from '../ports/sealer.ts'
 
 export interface Upload {
   id: string
@@ -79,9 +82,14 @@ export interface UploadDeclaration {
   sha256: string
   filename: string | null
   incidentId: string | null
+  /** The bytes' signed capture record, sent beside them (`capture`: its JSON, as `POST /captures` takes it). */
+  capture: { record: CaptureRecord; signature: string } | null
 }
 
 const SHA256 = /^[0-9a-f]{64}$/
+/** A capture record with its signature is ~1 KB; Upload-Metadata is a header, so this keeps it well under Node's 16 KiB. */
+export const MAX_DECLARED_CAPTURE_CHARS = 8 * 1024
+const CAPTURE_FIELD = '/headers/upload-metadata/capture'
 
 /** Checks Upload-Metadata (already base64-decoded) and Upload-Length; hostile values are refused, never stored. */
 export function checkUploadDeclaration(metadata: Record<string, string | null> | undefined, length: number | undefined, limits: UploadLimits): UploadDeclaration {
@@ -95,7 +103,52 @@ export function checkUploadDeclaration(metadata: Record<string, string | null> |
   if (incidentId !== null && !isUuid(incidentId)) throw new ValidationError([{ field: field('incidentId'), message: 'must be an incident id (UUID)' }])
   if (length === undefined) throw new ValidationError([{ field: '/headers/upload-length', message: 'is required: deferred lengths are not accepted' }])
   if (length > limits.maxBytes) throw new UploadTooLargeError(limits.maxBytes)
-  return { sha256, filename, incidentId }
+  return { sha256, filename, incidentId, capture: declaredCapture(metadata?.capture ?? null, sha256, length) }
+}
+
+/** `capture` in Upload-Metadata: a capture submission for exactly these bytes, checked strictly (and purely: nothing is stored yet). */
+function declaredCapture(value: string | null, sha256: string, length: number): UploadDeclaration['capture'] {
+  if (value === null) return null
+  const field = CAPTURE_FIELD
+  if (value.length > MAX_DECLARED_CAPTURE_CHARS) throw new ValidationError([{ field, message: `must be at most ${MAX_DECLARED_CAPTURE_CHARS} characters; send a larger record with POST /api/v1/captures` }])
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    throw new ValidationError([{ field, message: 'must be JSON: {"record": {…}, "signature": "…"}, as POST /api/v1/captures takes it' }])
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ValidationError([{ field, message: 'must be a JSON object with record and signature' }])
+  const { record, signature } = parsed as { record?: unknown; signature?: unknown }
+  const submission = parseCaptureSubmission({ record, signature }, field)
+  if (submission.record.sha256 !== sha256) throw new ValidationError([{ field: `${field}/record/sha256`, message: `must be the upload's declared sha256 (${sha256})` }])
+  if (submission.record.byteLength !== length) throw new ValidationError([{ field: `${field}/record/byteLength`, message: `must be the upload's Upload-Length (${length})` }])
+  return submission
+}
+
+/**
+ * Logs the capture record an upload declared, before the upload exists, exactly as `POST /captures` would (device
+ * checks, signature, one `capture.registered` event): a derivative made on a device (thumbnail, publication
+ * image) can then travel beside its record instead of a round trip behind the batch that carries it, and is
+ * still filed under its parent when sealed. The same record again logs nothing; a different record already
+ * logged for these bytes stands (one medium, one record), and the upload goes on. `inTransaction` writes the
+ * audit record in the same transaction.
+ */
+export async function logDeclaredCapture(
+  deps: { store: Store; sealer: Sealer },
+  actor: Actor,
+  capture: NonNullable<UploadDeclaration['capture']>,
+  inTransaction: (repos: Repositories, receipt: CaptureReceipt & { created: boolean }) => Promise<void>,
+): Promise<void> {
+  const sealing = await reserveCaptureSealing(deps.sealer)
+  try {
+    await deps.store.transaction(async (repos) => {
+      const receipt = await registerCapture(repos, sealing, actor, capture, Date.now(), CAPTURE_FIELD)
+      await inTransaction(repos, receipt)
+    })
+  } catch (err) {
+    if (err instanceof ConflictError && err.code === 'capture_conflict') return
+    throw err
+  }
 }
 
 export class UploadTooLargeError extends RuleError {

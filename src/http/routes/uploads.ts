@@ -7,8 +7,9 @@ import { type Actor, actorKey } from '../../core/access/actor.ts'
 import { LouderError, NotFoundError } from '../../core/errors.ts'
 import { MediaHashMismatchError } from '../../core/evidence/ingest.ts'
 import { uuidv7, UUID_PATTERN } from '../../core/ids.ts'
-import { checkUploadDeclaration, ownedUpload, sealUpload, type Upload, UploadTooLargeError } from '../../core/sync/uploads.ts'
-import { auditWrite } from '../audit.ts'
+import { auditEntry } from '../../core/audit/audit.ts'
+import { checkUploadDeclaration, logDeclaredCapture, ownedUpload, sealUpload, type Upload, UploadTooLargeError } from '../../core/sync/uploads.ts'
+import { auditOrigin, auditWrite } from '../audit.ts'
 import { problem, sendProblem } from '../problem.ts'
 import { problemResponses, Strict } from '../schemas/common.ts'
 import { EncryptedFileStore, OWNER_KEY } from '../tus/encrypted-file-store.ts'
@@ -72,6 +73,18 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: AppContext): voi
       const p = pending.get(req)!
       try {
         const declared = checkUploadDeclaration(upload.metadata, upload.size, limits)
+        // The bytes' capture record came with them: logged before the upload exists, audited as POST /captures is.
+        if (declared.capture)
+          await logDeclaredCapture(ctx, p.req.actor, declared.capture, (repos, receipt) =>
+            repos.audit.append(
+              auditEntry(p.req.actor, 'capture.register', 'ok', auditOrigin(p.req), {
+                status: receipt.created ? 201 : 200,
+                resourceType: 'capture',
+                resourceId: receipt.sha256,
+                detail: { via: 'upload-metadata' },
+              }),
+            ),
+          )
         const metadata: Record<string, string> = { sha256: declared.sha256, [OWNER_KEY]: actorKey(p.req.actor) }
         if (declared.filename !== null) metadata.filename = declared.filename
         if (declared.incidentId !== null) metadata.incidentId = declared.incidentId
@@ -142,9 +155,9 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: AppContext): voi
         config: { action: 'media.ingest' },
         schema: {
           tags,
-          summary: `Start a resumable upload (${tusNote}): Upload-Length, and Upload-Metadata with sha256 (required), filename, incidentId; optionally the first bytes as application/offset+octet-stream. 201 with Location and Upload-Offset; with the whole file, sealed before the answer (Louder-Media-Sha256)`,
+          summary: `Start a resumable upload (${tusNote}): Upload-Length, and Upload-Metadata with sha256 (required), filename, incidentId, capture (the bytes' signed capture record as JSON, logged first as POST /captures would); optionally the first bytes as application/offset+octet-stream. 201 with Location and Upload-Offset; with the whole file, sealed before the answer (Louder-Media-Sha256)`,
           security,
-          response: { 201: { type: 'null', description: 'Created: Location names the upload; no body', headers: { location: { type: 'string' }, 'upload-offset': { type: 'string' } } }, ...problemResponses(400, 401, 403, 412, 413, 415, 422) },
+          response: { 201: { type: 'null', description: 'Created: Location names the upload; no body', headers: { location: { type: 'string' }, 'upload-offset': { type: 'string' } } }, ...problemResponses(400, 401, 403, 409, 412, 413, 415, 422) },
         },
       },
       (req, reply) => viaTus(req, reply),
