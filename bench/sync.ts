@@ -121,7 +121,8 @@ export async function run(): Promise<void> {
 
 /** The app in process on 127.0.0.1, a researcher's token and a device key the editor approved. */
 async function startServer(dataDir: string): Promise<Server> {
-  const ctx = await createAppContext(buildConfig({ dataDir, port: '0' }), createLogger({ level: 'silent' }))
+  // As `louder serve` starts it: sealing threads running before the first upload.
+  const ctx = await createAppContext(buildConfig({ dataDir, port: '0' }), createLogger({ level: 'silent' }), { warmSealing: true })
   const now = Date.now()
   for (const [id, role] of [[RESEARCHER, 'researcher'], [EDITOR, 'editor']] as const)
     await ctx.store.repos.users.insert({ id, email: `${role}@bench.example.org`, displayName: role, roles: [role], mustChangePassword: false, createdAt: now, disabledAt: null }, null)

@@ -59,9 +59,10 @@ export interface AppContext {
 
 /**
  * `sqliteReaders`: SQLite reader threads for plain SELECTs (src/db/dialect/sqlite-readers.ts); `louder serve`
- * starts SERVER_SQLITE_READERS, short commands and most tests none.
+ * starts SERVER_SQLITE_READERS, short commands and most tests none. `warmSealing`: start the sealing threads
+ * before returning (`louder serve`, `louder worker`).
  */
-export async function createAppContext(config: Config, logger: Logger, options: { poolSize?: number; sqliteReaders?: number } = {}): Promise<AppContext> {
+export async function createAppContext(config: Config, logger: Logger, options: { poolSize?: number; sqliteReaders?: number; warmSealing?: boolean } = {}): Promise<AppContext> {
   const db = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, poolSize: options.poolSize, sqliteReaders: options.sqliteReaders })
   try {
     const store = makeStore(db)
@@ -69,6 +70,8 @@ export async function createAppContext(config: Config, logger: Logger, options: 
     const blobs = await makeFsBlobStore(join(config.dataDir, 'blobs'))
     // Two threads: on the two-core machines Louder targets, two items seal at once beside the event loop.
     const sealingPool = new SealingPool(Math.min(2, availableParallelism()))
+    // A server starts its sealing threads now rather than on the first upload; short commands never pay for them.
+    if (options.warmSealing) await sealingPool.warm()
     const envelope = new Envelope(db.kysely, keyring, { pool: sealingPool })
     const partials = await PartialUploadFiles.open(join(config.dataDir, 'uploads'), (id) => envelope.dataKey(id))
     const logKey = makeLogKey({ log: () => store.repos.custodyLog, sealer: envelope, name: logNameFor(config.publicUrl) })

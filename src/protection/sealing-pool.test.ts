@@ -17,10 +17,11 @@ let pool: SealingPool
 let pooled: Envelope
 let inProcess: Envelope
 let dataKeyId: string
+let keyring: Keyring
 
 beforeAll(async () => {
   db = await openDatabase({ dataDir: tmpDir('louder-sealing-'), databaseUrl: null })
-  const keyring = Keyring.open(join(tmpDir('louder-keys-'), 'master.key'), { create: true })
+  keyring = Keyring.open(join(tmpDir('louder-keys-'), 'master.key'), { create: true })
   pool = new SealingPool(2)
   pooled = new Envelope(db.kysely, keyring, { pool })
   inProcess = new Envelope(db.kysely, keyring)
@@ -35,6 +36,23 @@ afterAll(async () => {
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 describe('sealStream on a pool of threads', () => {
+  it('starts its threads ahead of the first stream when warmed, and warming twice starts no more', async () => {
+    const warm = new SealingPool(2)
+    try {
+      await warm.warm()
+      await warm.warm()
+      expect(warm.threadsRunning).toBe(2)
+      const plain = randomBytes(100_000)
+      const sealed = new Envelope(db.kysely, keyring, { pool: warm }).sealStream(dataKeyId, pieces(plain, [CHUNK]))
+      const bytes = await collect(sealed.body)
+      expect(sealed.sha256()).toBe(sha256(plain))
+      expect((await collect(inProcess.decryptStream(dataKeyId, pieces(bytes, [CHUNK])))).equals(plain)).toBe(true)
+      expect(warm.threadsRunning).toBe(2)
+    } finally {
+      await warm.close()
+    }
+  })
+
   it.each([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5, 5_000_000])('seals %i bytes so that they open, and hashes the plaintext', async (length) => {
     const plain = randomBytes(length)
     for (const envelope of [pooled, inProcess]) {

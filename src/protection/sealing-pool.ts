@@ -22,10 +22,12 @@ class SealingThread {
   readonly worker: Worker
   readonly waiting = new Map<number, Waiter[]>()
   dead = false
+  online = false
 
   constructor() {
     this.worker = new Worker(new URL('./sealing-worker.ts', import.meta.url))
     this.worker.unref()
+    this.worker.once('online', () => (this.online = true))
     this.worker.on('message', (message: FromSealer) => {
       const queue = this.waiting.get(message.id)
       const waiter = queue?.shift()
@@ -108,6 +110,22 @@ export class SealingPool {
       return thread
     }
     return this.#threads.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a))
+  }
+
+  /** Threads started and not dead. */
+  get threadsRunning(): number {
+    return this.#threads.filter((t) => !t.dead).length
+  }
+
+  /**
+   * Starts every thread now and resolves once they run. A server calls it at start-up: a thread takes ~0.1 s to
+   * boot, which the first uploads after a start would otherwise wait for (three thumbnails over a fast link took
+   * twice as long as the next three).
+   */
+  async warm(): Promise<void> {
+    this.#threads = this.#threads.filter((t) => !t.dead)
+    while (this.#threads.length < this.#size) this.#threads.push(new SealingThread())
+    await Promise.all(this.#threads.map((t) => new Promise<void>((resolve) => (t.online ? resolve() : t.worker.once('online', () => resolve())))))
   }
 
   /** Seals `source` with the data key `key()` gives: the sealed stream, and the plaintext's SHA-256 once it has been read to the end. */

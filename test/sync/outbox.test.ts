@@ -19,6 +19,7 @@ import {
   type OutboxOptions,
   type PriorityClass,
   runOutbox,
+  SMALL_UPLOAD_BYTES,
   type SyncTransport,
   SyncTransportError,
 } from '../../src/core/sync/outbox.ts'
@@ -175,7 +176,9 @@ describe('outbox', () => {
   it('sends by class, urgent first, then newest; an urgent report jumps the line; originals last', async () => {
     const clock = virtualClock()
     const server = new ScriptedServer(clock)
-    const items = [...report('old', 1_000), ...report('new', 2_000), ...report('urgent', 500, true)]
+    // Thumbnails over SMALL_UPLOAD_BYTES here: small ones run beside the others (next test), out of this order.
+    const sizes = { thumb: SMALL_UPLOAD_BYTES + 1, pub: 200_000, original: 5_000_000 }
+    const items = [...report('old', 1_000, false, sizes), ...report('new', 2_000, false, sizes), ...report('urgent', 500, true, sizes)]
     const result = await session(tmpDir(), server, clock, items)
     expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
     expect(mediaOrder(server.log)).toEqual(
@@ -226,34 +229,35 @@ describe('outbox', () => {
   })
 
 
-  it('starts the next original once the previous one is all on the wire, not after its answer; two at most in flight', async () => {
+  it('starts the next original once the previous one is all on the wire, not after its answer; three at most in flight', async () => {
     const clock = virtualClock()
     const server = new ScriptedServer(clock)
-    // The first two originals' answers (the server sealing them) are held back until we let them go.
+    // The first three originals' answers (the server sealing them) are held back until we let them go.
     let release!: () => void
     const answerHeld = new Promise<void>((resolve) => (release = resolve))
     const patch = server.patchUpload.bind(server)
     let patches = 0
     server.patchUpload = async (req) => {
       const answer = await patch(req)
-      if (patches++ < 2) await answerHeld
+      if (patches++ < 3) await answerHeld
       return answer
     }
-    const items = [...report('a', 1), ...report('b', 2), ...report('c', 3)]
-    const done = session(tmpDir(), server, clock, items, { maxInFlight: 3 })
-    const originals = () => mediaOrder(server.log).filter((h) => [sha('ao'), sha('bo'), sha('co')].includes(h))
+    const items = [...report('a', 1), ...report('b', 2), ...report('c', 3), ...report('d', 4)]
+    const done = session(tmpDir(), server, clock, items, { maxInFlight: 4 })
+    const all = [sha('ao'), sha('bo'), sha('co'), sha('do')]
+    const originals = () => mediaOrder(server.log).filter((h) => all.includes(h))
     // The journal's writes are real (fsync), so wait in real time; without the overlap the second never starts.
-    for (const deadline = Date.now() + 10_000; originals().length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5))
-    // The second began while the first waited for its answer; the third waits while two are in flight.
+    for (const deadline = Date.now() + 10_000; originals().length < 3 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5))
+    // Each began while the ones before waited for their answers; the fourth waits while three are in flight.
     await new Promise((r) => setTimeout(r, 100))
-    expect(originals()).toEqual([sha('co'), sha('bo')])
+    expect(originals()).toEqual([sha('do'), sha('co'), sha('bo')])
     release()
     const result = await done
     expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
-    expect(originals()).toEqual([sha('co'), sha('bo'), sha('ao')])
+    expect(originals()).toEqual([sha('do'), sha('co'), sha('bo'), sha('ao')])
   })
 
-  it("sends an urgent report's fresh previews without asking HEAD /media first; the device request does not make a batch urgent", async () => {
+  it('sends fresh previews without asking HEAD /media first; the device request does not make a batch urgent', async () => {
     const clock = virtualClock()
     const server = new ScriptedServer(clock)
     const device: OutboxItem = { id: 'device:k', class: 0, urgent: true, time: Number.MAX_SAFE_INTEGER, label: 'device', after: [], payload: { type: 'batch', kind: 'device', idempotencyKey: 'device:k', body: {}, bytes: 100 } }
@@ -267,7 +271,7 @@ describe('outbox', () => {
     const heads = fresh.log.filter((l) => l.startsWith('head-media')).map((l) => l.split(' ')[1])
     // The original still asks: another device may hold its megabytes.
     expect(heads).toEqual([sha('uo')])
-    expect(server.log.filter((l) => l.startsWith('head-media'))).toHaveLength(3)
+    expect(server.log.filter((l) => l.startsWith('head-media'))).toEqual([`head-media ${sha('ao')}`])
   })
   it("sends an urgent report's previews beside its batch, each carrying its capture record, once the device key is known", async () => {
     const clock = virtualClock()
@@ -307,6 +311,62 @@ describe('outbox', () => {
     const batchAt = after.findIndex((l) => l.startsWith('batch '))
     expect(after.indexOf(`create ${sha('vp')} +body`)).toBeGreaterThan(batchAt)
     expect(after.filter((l) => l.startsWith(`create ${sha('vt')}`))).toEqual([`create ${sha('vt')} +body +capture`, `create ${sha('vt')} +body`])
+  })
+
+  it('runs small uploads (thumbnails) beside larger ones, as many again as maxInFlight', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const open = { small: 0, large: 0 }
+    const peak = { small: 0, large: 0 }
+    const create = server.createUpload.bind(server)
+    server.createUpload = async (req) => {
+      const kind = req.length > SMALL_UPLOAD_BYTES ? 'large' : 'small'
+      peak[kind] = Math.max(peak[kind], ++open[kind])
+      try {
+        const answer = await create(req)
+        // Publication images wait for us; thumbnails take a moment of real time, so they overlap.
+        await (kind === 'large' ? held : new Promise((r) => setTimeout(r, 20)))
+        return answer
+      } finally {
+        open[kind]--
+      }
+    }
+    const done = session(tmpDir(), server, clock, [...report('a', 1), ...report('b', 2), ...report('c', 3)], { maxInFlight: 2 })
+    const thumbs = [sha('at'), sha('bt'), sha('ct')]
+    for (const deadline = Date.now() + 10_000; mediaOrder(server.log).filter((h) => thumbs.includes(h)).length < 3 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5))
+    // Every thumbnail went while two publication images held the two places for larger requests.
+    expect(mediaOrder(server.log).filter((h) => thumbs.includes(h))).toHaveLength(3)
+    expect(open.large).toBe(2)
+    release()
+    const result = await done
+    expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(peak).toEqual({ small: 2, large: 2 })
+  })
+
+  it("starts originals once other reports' previews are on the wire, but not before an urgent report's are acknowledged", async () => {
+    for (const urgent of [false, true]) {
+      const clock = virtualClock()
+      const server = new ScriptedServer(clock)
+      let release!: () => void
+      const held = new Promise<void>((resolve) => (release = resolve))
+      const create = server.createUpload.bind(server)
+      // The publication image's bytes are all on the wire; its answer (the seal, the way back) is held.
+      server.createUpload = async (req) => {
+        const answer = await create(req)
+        if (req.sha256 === sha('rp')) await held
+        return answer
+      }
+      const done = session(tmpDir(), server, clock, report('r', 1, urgent), { maxInFlight: 3 })
+      for (const deadline = Date.now() + 10_000; !mediaOrder(server.log).includes(sha('rp')) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5))
+      await new Promise((r) => setTimeout(r, 150))
+      const originalStarted = server.log.some((l) => /^(head-media|create) /.test(l) && l.includes(sha('ro')))
+      expect(originalStarted, urgent ? 'urgent' : 'not urgent').toBe(!urgent)
+      release()
+      const result = await done
+      expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    }
   })
 
   it('spends at most the byte budget, always sends reports, and defers the rest', async () => {
@@ -421,15 +481,15 @@ describe('outbox', () => {
   it('finds an upload it lost the address of through HEAD /media, and acknowledges media the server already holds', async () => {
     const clock = virtualClock()
     const server = new ScriptedServer(clock)
-    const items = report('a', 1)
-    // Another device sent the thumbnail; this one began the original but died before the creation answer.
-    server.held.add(sha('at'))
+    const items = [...report('a', 1), ...report('b', 2)]
+    // Another device sent b's original; this one began a's but died before the creation answer.
+    server.held.add(sha('bo'))
     server.uploads.set('https://server/api/v1/uploads/lost', { sha256: sha('ao'), length: 5_000_000, offset: 3_000_000 })
     const result = await session(tmpDir(), server, clock, items)
     expect(result.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
     expect(server.log).toContain('patch https://server/api/v1/uploads/lost @3000000')
-    expect(mediaOrder(server.log)).toEqual([sha('ap')])
-    expect(result.bytesSent).toBe(2_000 + 3 * 900 + 200_000 + 2_000_000)
+    expect(mediaOrder(server.log).sort()).toEqual([sha('bt'), sha('at'), sha('bp'), sha('ap')].sort())
+    expect(result.bytesSent).toBe(2 * 2_000 + 6 * 900 + 2 * 15_000 + 2 * 200_000 + 2_000_000)
   })
 
   it('does not take a completion that names other bytes, or a batch answer of the wrong length, as acknowledged', async () => {

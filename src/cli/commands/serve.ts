@@ -17,7 +17,7 @@ export function registerServe(program: Command): void {
       const { IDEMPOTENCY_RETENTION_MS, jobHandlers, UPLOAD_EXPIRY_INTERVAL_MS } = await import('../../worker-handlers.ts')
       const config = configFrom(opts)
       const logger = createLogger({ level: opts.logLevel })
-      const ctx = await createAppContext(config, logger, { sqliteReaders: SERVER_SQLITE_READERS })
+      const ctx = await createAppContext(config, logger, { sqliteReaders: SERVER_SQLITE_READERS, warmSealing: true })
       const admin = await bootstrapFirstStart(ctx)
       if (admin) {
         // Shown once, on the terminal only; the copy in the file is for whoever starts it as a service.

@@ -13,7 +13,7 @@ export function registerWorker(program: Command): void {
       const { jobHandlers } = await import('../../worker-handlers.ts')
       const config = configFrom(opts)
       const logger = createLogger({ level: opts.logLevel })
-      const ctx = await createAppContext(config, logger)
+      const ctx = await createAppContext(config, logger, { warmSealing: true })
       const worker = new Worker(ctx.jobs, jobHandlers(ctx), { concurrency: opts.concurrency, logger: logger.child({ module: 'worker' }) })
       worker.start()
       logger.info({ worker: worker.id, database: ctx.db.describe() }, 'worker started')

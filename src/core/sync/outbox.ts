@@ -123,7 +123,11 @@ export interface OutboxOptions {
   /** `later`: originals wait for a session with a budget that covers them, or a link marked cheap. */
   originals: 'now' | 'later'
   cheapLink: boolean
-  /** Requests at once: one batch and uploads (default 3). */
+  /**
+   * Requests at once: one batch and uploads (default 3). Small uploads (at most `SMALL_UPLOAD_BYTES`: thumbnails)
+   * take no place among them and run beside them, as many again: each costs a round trip and a seal more than its
+   * bytes, and on a fast link three of them at once left it idle while larger uploads waited.
+   */
   maxInFlight: number
   /** An item failing without progress for this long is given up for this session (an error); default 10 minutes. */
   retryFor: number
@@ -149,6 +153,8 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
  */
 export const MAX_BATCH_ITEMS = 200
 export const MAX_BATCH_BYTES = 64 * 1024
+/** Uploads this small are bound by latency, not bytes: see `maxInFlight`. */
+export const SMALL_UPLOAD_BYTES = 64 * 1024
 /** A capture record rides in an upload's metadata (a header) only up to this size; a longer one goes by batch alone. */
 export const MAX_INLINE_CAPTURE_BYTES = 4 * 1024
 
@@ -244,9 +250,15 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
   const inFlight = new Set<string>()
   // Originals whose bytes are not all on the wire yet: the next original waits for these, not for the answer.
   const writing = new Set<string>()
+  // Previews (P1, P2) whose bytes are all on the wire in the request now running: no longer ahead of originals.
+  const previewsOnWire = new Set<string>()
   // Wakes the send loop between answers (an original's last byte went on the wire: the next may start).
   let nudge: () => void = () => {}
   const running = new Set<Promise<void>>()
+  // Of those, small uploads: they run beside the others (see `maxInFlight`).
+  let smallRunning = 0
+  const isSmall = (item: OutboxItem) => item.payload.type === 'media' && item.payload.length <= SMALL_UPLOAD_BYTES
+  const bulkRoom = () => running.size - smallRunning < opts.maxInFlight
   let batchRunning = false
   let bytesSent = 0
   let bytesResent = 0
@@ -381,6 +393,10 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
         const high = record(item.id).wireHigh ?? 0
         const resent = Math.max(0, Math.min(position + n, high) - position)
         position += n
+        if (position >= payload.length && item.class !== 3 && !previewsOnWire.has(item.id)) {
+          previewsOnWire.add(item.id)
+          nudge()
+        }
         if (position >= payload.length && writing.delete(item.id)) nudge()
         bytesSent += n
         bytesResent += resent
@@ -400,10 +416,11 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
     }
     try {
       const before = record(item.id)
-      // An urgent report's thumbnail or publication image, never tried before, cannot have an upload of ours on
-      // the server and is small: asking HEAD /media first (does another device hold it?) would cost a round trip
-      // on the path that matters most. At worst a few hundred KB another device already sent go again.
-      const fresh = item.urgent && item.class !== 3 && before.state.state === 'queued' && before.uploadUrl === undefined
+      // A thumbnail or publication image never tried before cannot have an upload of ours on the server, and was
+      // made on this device, so no other device holds its bytes: asking HEAD /media first would cost a round trip
+      // per preview (on a fast link, the link idles through it). At worst, after this device's journal was lost,
+      // a few hundred KB the server holds go again, and it answers with the item it has.
+      const fresh = item.class !== 3 && before.state.state === 'queued' && before.uploadUrl === undefined
       await persist(item, { ...before, state: { state: 'sending', sent: before.state.state === 'sending' ? before.state.sent : 0, total: payload.length } })
       let url = record(item.id).uploadUrl ?? null
       let offset = 0
@@ -457,6 +474,7 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       await fail(item, err)
     } finally {
       writing.delete(item.id)
+      previewsOnWire.delete(item.id)
       reserved -= reservation
     }
   }
@@ -473,20 +491,25 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
 
   /** The next media item to start, or null; defers what the budget or the originals policy holds back. */
   const nextMedia = (now: number): OutboxItem | null => {
-    // Not "all on the wire": socket buffers and the modem's queue hold seconds of a slow link, and an original
-    // written behind a publication image would share the link with it.
-    const earlierOpen = () => ordered.some((i) => i.class < 3 && !settled(i))
+    const smallRoom = smallRunning < opts.maxInFlight
+    // An urgent report's items hold originals back until acknowledged: socket buffers and the modem's queue hold
+    // seconds of a slow link, and an original written behind its publication image would share the link with it.
+    // Other reports' items only until they are on the wire (a batch sent, a preview's last byte written): on a fast
+    // link, waiting for the last preview's seal and answer idled it for a round trip and a seal.
+    const earlierOpen = () => ordered.some((i) => i.class < 3 && !settled(i) && (i.urgent || !(previewsOnWire.has(i.id) || (i.payload.type === 'batch' && inFlight.has(i.id)))))
     for (const item of ordered) {
       if (item.payload.type !== 'media' || inFlight.has(item.id) || settled(item)) continue
+      if (!(isSmall(item) ? smallRoom : bulkRoom())) continue
       if (!item.after.every(isAcked) && inlineCapture(item) === null) continue
       if (readyAt(item) > now) continue
       // Originals wait until every report, thumbnail and publication image is through: 500 MB of them must
       // not stand between the link and the next urgent report.
       if (item.class === 3 && earlierOpen()) return null
-      // One original written at a time, two at most in flight: each arrives as early as it can, and a cut or a
-      // kill leaves one half-sent, not three. The next one starts (HEAD, creation) once the previous one's last
-      // byte is on the wire, so the link does not idle for a round trip and a seal between two originals.
-      if (item.class === 3 && (writing.size > 0 || [...inFlight].filter((id) => byId.get(id)?.class === 3).length >= 2)) return null
+      // One original written at a time, three at most in flight: each arrives as early as it can, and a cut or a
+      // kill leaves one half-written, not three. The next one starts (HEAD, creation) once the previous one's last
+      // byte is on the wire, so the link does not idle for a round trip and a seal between two originals; with two
+      // at most, the next waited on a fast link for the answer of one whose bytes had long crossed it.
+      if (item.class === 3 && (writing.size > 0 || [...inFlight].filter((id) => byId.get(id)?.class === 3).length >= 3)) return null
       if (item.class === 3 && opts.originals === 'later' && !opts.cheapLink && opts.budget === null) {
         defer(item, 'policy')
         continue
@@ -522,8 +545,11 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
 
   const start = (ids: OutboxItem[], work: Promise<void>) => {
     for (const i of ids) inFlight.add(i.id)
+    const small = ids.length === 1 && isSmall(ids[0]!)
+    if (small) smallRunning++
     const p = work.finally(() => {
       for (const i of ids) inFlight.delete(i.id)
+      if (small) smallRunning--
       running.delete(p)
     })
     running.add(p)
@@ -531,14 +557,14 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
 
   while (!signal.aborted) {
     const now = clock.now()
-    if (!batchRunning && running.size < opts.maxInFlight) {
+    if (!batchRunning && bulkRoom()) {
       const batch = nextBatch(now)
       if (batch.length > 0) {
         batchRunning = true
         start(batch, runBatch(batch).finally(() => (batchRunning = false)))
       }
     }
-    while (running.size < opts.maxInFlight) {
+    for (;;) {
       const item = nextMedia(now)
       if (!item) break
       const payload = item.payload as MediaPayload
