@@ -439,6 +439,11 @@ async function priority(server: Server, work: string): Promise<void> {
         up_bytes_by_then: originalsUp,
         target_times_reference: PRIORITY_TARGET,
         met: seconds <= PRIORITY_TARGET * reference,
+        // What no acknowledged transfer can beat: the bytes, then one round trip (the last byte's way there and
+        // the answer's way back). Where this alone is over the target (a fast link with a long RTT), so is any sync.
+        floor_s: round(reference + rtt, 3),
+        floor_times_reference: round((reference + rtt) / reference, 2),
+        times_floor: round(seconds / (reference + rtt), 2),
       },
     })
   }
