@@ -125,7 +125,24 @@ export class SealingPool {
   async warm(): Promise<void> {
     this.#threads = this.#threads.filter((t) => !t.dead)
     while (this.#threads.length < this.#size) this.#threads.push(new SealingThread())
-    await Promise.all(this.#threads.map((t) => new Promise<void>((resolve) => (t.online ? resolve() : t.worker.once('online', () => resolve())))))
+    await Promise.all(
+      this.#threads.map(
+        (t) =>
+          new Promise<void>((resolve) => {
+            if (t.online || t.dead) return resolve()
+            // Held open while it boots (threads are unref'd), and given up on if it dies first: the next
+            // stream replaces a dead thread, so start-up goes on either way.
+            t.worker.ref()
+            const done = () => {
+              t.worker.unref()
+              resolve()
+            }
+            t.worker.once('online', done)
+            t.worker.once('error', done)
+            t.worker.once('exit', done)
+          }),
+      ),
+    )
   }
 
   /** Seals `source` with the data key `key()` gives: the sealed stream, and the plaintext's SHA-256 once it has been read to the end. */

@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { type BatchAnswer, type BatchRequestItem, type SyncTransport, SyncTransportError } from '../core/sync/outbox.ts'
+import { type BatchAnswer, type BatchRequestItem, CAPTURE_REFUSED, type SyncTransport, SyncTransportError } from '../core/sync/outbox.ts'
 
 export interface HttpTransportOptions {
   server: string
@@ -39,7 +39,9 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const base = new URL(options.server.endsWith('/') ? options.server : `${options.server}/`)
   const https = base.protocol === 'https:'
   if (!https && base.protocol !== 'http:') throw new Error(`--server must be an http:// or https:// URL, not ${base.protocol}`)
-  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 8 }) : new HttpAgent({ keepAlive: true, maxSockets: 8 })
+  // The outbox bounds the requests at once (up to twice --max-in-flight, with small uploads, plus stall probes);
+  // a lower bound here would queue them inside the agent while their stall timers run.
+  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 64 }) : new HttpAgent({ keepAlive: true, maxSockets: 64 })
   const stallMs = options.stallMs ?? 30_000
   const resolve = (path: string) => new URL(path.replace(/^\//, ''), base)
 
@@ -62,6 +64,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       const probe = body !== undefined && !Buffer.isBuffer(body) ? body.probe : undefined
       let seenOffset = body !== undefined && !Buffer.isBuffer(body) ? body.start : 0
       let finished = false
+      let file: ReturnType<typeof createReadStream> | null = null
+      let fileEnded = false
       const stalled = () => req.destroy(new SyncTransportError(`no progress for ${Math.round(stallMs / 1000)} s (${method} ${url.pathname})`, { transient: true, code: 'stalled' }))
       const progress = () => {
         clearTimeout(timer)
@@ -84,6 +88,12 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       progress()
       req.on('error', (err) => fail(err instanceof SyncTransportError ? err : new SyncTransportError(`${method} ${url.pathname}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { transient: true })))
       req.on('response', (res) => {
+        // Refused before the body was all sent (a bad declaration, an unknown device): stop sending it over the
+        // link; the connection cannot be reused with its body unfinished, so it closes once the answer is read.
+        if ((res.statusCode ?? 0) >= 400 && file !== null && !fileEnded) {
+          file.destroy()
+          res.once('end', () => req.destroy())
+        }
         const chunks: Buffer[] = []
         let size = 0
         res.on('data', (chunk: Buffer) => {
@@ -102,7 +112,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       if (body === undefined) return void req.end()
       if (Buffer.isBuffer(body)) return void req.end(body)
       if (body.end <= body.start) return void req.end()
-      const file = createReadStream(body.path, { start: body.start, end: body.end - 1, highWaterMark: 64 * 1024 })
+      file = createReadStream(body.path, { start: body.start, end: body.end - 1, highWaterMark: 64 * 1024 })
       file.on('error', (err) => req.destroy(new SyncTransportError(`${body.path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { transient: false, code: 'source' })))
       file.on('data', (chunk) => {
         const bytes = chunk as Buffer
@@ -114,8 +124,11 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
           req.once('drain', () => file.resume())
         }
       })
-      file.on('end', () => req.end())
-      req.on('close', () => file.destroy())
+      file.on('end', () => {
+        fileEnded = true
+        req.end()
+      })
+      req.on('close', () => file?.destroy())
     })
 
   const problemOf = (a: Answer): { code: string | null; detail: string } => {
@@ -129,6 +142,12 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const refuse = (what: string, a: Answer): SyncTransportError => {
     const { code, detail } = problemOf(a)
     return new SyncTransportError(`${what}: ${a.status} ${code ?? ''} ${detail}`.replace(/\s+/g, ' ').trim(), { transient: TRANSIENT.has(a.status), status: a.status, code })
+  }
+  /** A creation refused for the capture record it carried: the device (403 aside, 409 device_*) or the record (400 naming it). */
+  const refusedForCapture = (a: Answer): boolean => {
+    const { code } = problemOf(a)
+    if (a.status === 403 || (a.status === 409 && code?.startsWith('device_'))) return true
+    return a.status === 400 && a.body.includes('/headers/upload-metadata/capture')
   }
   const offsetOf = (a: Answer): number => {
     const value = Number(a.headers['upload-offset'])
@@ -184,10 +203,19 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         body = { path: req.source, start: 0, end: req.length, onBytes: req.onBytes, probe }
       } else headers['content-length'] = 0
       const a = await send('POST', resolve('api/v1/uploads/'), headers, req.signal, body)
-      if (a.status !== 201) throw refuse('POST /uploads', a)
+      if (a.status !== 201) {
+        const refused = refuse('POST /uploads', a)
+        if (req.capture !== undefined && refusedForCapture(a)) throw new SyncTransportError(refused.message, { transient: false, status: a.status, code: CAPTURE_REFUSED })
+        throw refused
+      }
       const location = a.headers.location
       if (typeof location !== 'string') throw new SyncTransportError('POST /uploads: no Location in the answer', { transient: true })
-      return { url: resolve(location).href, offset: req.withBody ? offsetOf(a) : Number(a.headers['upload-offset'] ?? 0) || 0, sha256: shaOf(a) }
+      return {
+        url: resolve(location).href,
+        offset: req.withBody ? offsetOf(a) : Number(a.headers['upload-offset'] ?? 0) || 0,
+        sha256: shaOf(a),
+        captureLogged: typeof a.headers['louder-capture-record'] === 'string',
+      }
     },
 
     async headUpload(url, signal) {

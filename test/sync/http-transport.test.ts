@@ -8,8 +8,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SyncTransportError } from '../../src/core/sync/outbox.ts'
+import { CAPTURE_REFUSED, SyncTransportError } from '../../src/core/sync/outbox.ts'
 import { createHttpTransport } from '../../src/sync/http-transport.ts'
+import { newDevice, signedCapture } from '../evidence/device-fixture.ts'
 import { startTestApi, type TestApi } from '../http/harness.ts'
 import { startLinkEmulator } from '../support/link-emulator.ts'
 import { tmpDir } from '../support/tmp.ts'
@@ -63,6 +64,33 @@ describe('sync HTTP transport', () => {
       const err = await transport.patchUpload({ url: created.url, sha256: f.sha256, offset: 0, length: f.length, source: f.path, onBytes: () => {}, signal }).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(SyncTransportError)
       expect((err as SyncTransportError).code).toBe('stalled')
+    } finally {
+      transport.close()
+      await link.close()
+    }
+  })
+
+  it('stops sending a body the server refused on its headers, and names a refusal of the record riding with it', { timeout: 60_000 }, async () => {
+    // 24 MB at 100 KB/s would take four minutes; a device the server was never told of is refused on the headers.
+    const link = await startLinkEmulator({ targetPort: port, rate: 100_000, delay: 50 })
+    const transport = createHttpTransport({ server: `http://${link.host}:${link.port}`, token: api.token.researcher, stallMs: 20_000 })
+    try {
+      const f = file(24_000_000)
+      const device = newDevice()
+      const capture = signedCapture(device, { sha256: f.sha256, byteLength: f.length, mediaType: 'application/octet-stream', pixelWidth: null, pixelHeight: null })
+      let written = 0
+      const refused = await transport
+        .createUpload({ sha256: f.sha256, length: f.length, filename: 'body.bin', source: f.path, withBody: true, capture, onBytes: (n) => (written += n), signal: new AbortController().signal })
+        .then(() => null, (err: unknown) => err)
+      expect(refused).toBeInstanceOf(SyncTransportError)
+      expect(refused).toMatchObject({ transient: false, status: 409, code: CAPTURE_REFUSED })
+      expect((refused as Error).message).toMatch(/device_unknown/)
+      // The file stopped being read when the refusal came: what the socket buffers had taken, and no more while
+      // the link drains them (without the stop, the rest would follow at the link's rate for minutes).
+      const atRefusal = written
+      expect(atRefusal).toBeLessThan(f.length / 2)
+      await new Promise((r) => setTimeout(r, 2_000))
+      expect(written).toBe(atRefusal)
     } finally {
       transport.close()
       await link.close()

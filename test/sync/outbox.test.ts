@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest'
 import {
   backoffDelay,
   type BatchAnswer,
+  CAPTURE_REFUSED,
   type BatchRequestItem,
   type Clock,
   compareItems,
@@ -61,6 +62,8 @@ class ScriptedServer implements SyncTransport {
   cutAt: number | null = null
   /** Refuse every capture record that rides with an upload (a server that does not know the device yet). */
   refuseInline = false
+  /** Take a creation's ride-along record without logging or confirming it (a server that does not know the key). */
+  ignoreCapture = false
   readonly capturesInline: string[] = []
   downUntil = 0
   bytesReceived = 0
@@ -115,7 +118,7 @@ class ScriptedServer implements SyncTransport {
     if (key !== undefined) {
       if (this.badKeys.has(key) || this.refuseInline) {
         this.log.push(`refused ${req.sha256}`)
-        throw new SyncTransportError('409 device_unknown', { transient: false, status: 409, code: 'device_unknown' })
+        throw new SyncTransportError('409 device_unknown', { transient: false, status: 409, code: CAPTURE_REFUSED })
       }
       this.capturesInline.push(key)
     }
@@ -123,7 +126,7 @@ class ScriptedServer implements SyncTransport {
     const u = { sha256: req.sha256, length: req.length, offset: 0 }
     this.uploads.set(url, u)
     if (req.withBody) this.receive(u, 0, req.onBytes)
-    return { url, offset: u.offset, sha256: u.offset === u.length ? u.sha256 : null }
+    return { url, offset: u.offset, sha256: u.offset === u.length ? u.sha256 : null, captureLogged: key !== undefined && !this.ignoreCapture }
   }
 
   async headUpload(url: string) {
@@ -224,8 +227,8 @@ describe('outbox', () => {
     const failed = result.items.filter((i) => i.outcome !== 'acknowledged').map((i) => i.item.id)
     expect(failed.sort()).toEqual([`capture:${sha('bp')}`, `media:${sha('bp')}`].sort())
     expect(result.items.find((i) => i.item.id === `capture:${sha('bp')}`)!.reason).toMatch(/validation_failed/)
-    // It was tried once with its record riding along, refused, and then waited for the batch's answer.
-    expect(server.log.filter((l) => l === `refused ${sha('bp')}`)).toHaveLength(1)
+    // No record of this device was logged before this run, so none rode along: its medium never went.
+    expect(server.capturesInline).toEqual([])
   })
 
 
@@ -311,6 +314,53 @@ describe('outbox', () => {
     const batchAt = after.findIndex((l) => l.startsWith('batch '))
     expect(after.indexOf(`create ${sha('vp')} +body`)).toBeGreaterThan(batchAt)
     expect(after.filter((l) => l.startsWith(`create ${sha('vt')}`))).toEqual([`create ${sha('vt')} +body +capture`, `create ${sha('vt')} +body`])
+  })
+
+  it('takes a ride-along record as sent only when the server confirms it; other refusals fail the medium', async () => {
+    const clock = virtualClock()
+    const server = new ScriptedServer(clock)
+    const dir = tmpDir()
+    // A first run logs records of this device, so later ones may ride along.
+    expect((await session(dir, server, clock, report('a', 1))).items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    const answer = server.sendBatch.bind(server)
+    server.sendBatch = async (batch) => {
+      const answers = await answer(batch)
+      await new Promise((r) => setTimeout(r, 150))
+      return answers
+    }
+    const batches = (from: number) => server.log.slice(from).filter((l) => l.startsWith('batch ')).join('\n')
+
+    // An urgent report's batch is in flight; another report's thumbnail starts beside it, its record riding along,
+    // confirmed: that record never goes in a batch.
+    let from = server.log.length
+    const second = await session(dir, server, clock, [...report('u', 2, true), ...report('n', 3)], { maxInFlight: 3 })
+    expect(second.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    expect(server.capturesInline).toContain(`capture:${sha('nt')}`)
+    expect(batches(from)).not.toContain(`capture:${sha('nt')}`)
+
+    // A server that takes the creation but does not confirm the record: it still goes by batch, and nothing more rides along.
+    server.ignoreCapture = true
+    from = server.log.length
+    const inlineBefore = server.capturesInline.length
+    const third = await session(dir, server, clock, [...report('v', 4, true), ...report('m', 5)], { maxInFlight: 3 })
+    expect(third.items.every((i) => i.outcome === 'acknowledged')).toBe(true)
+    const rode = server.capturesInline.slice(inlineBefore)
+    expect(rode).toHaveLength(1)
+    expect(batches(from)).toContain(rode[0]!)
+
+    // A creation refused for something else than its record (too large, a hash mismatch) fails the medium: it is not sent again.
+    server.ignoreCapture = false
+    const create = server.createUpload.bind(server)
+    server.createUpload = async (req) => {
+      if (req.sha256 === sha('wt') && req.capture !== undefined) {
+        server.log.push(`too-large ${req.sha256}`)
+        throw new SyncTransportError('413 upload_too_large', { transient: false, status: 413, code: 'upload_too_large' })
+      }
+      return create(req)
+    }
+    const fourth = await session(dir, server, clock, report('w', 6, true), { maxInFlight: 3 })
+    expect(fourth.items.find((i) => i.item.id === `media:${sha('wt')}`)!.outcome).toBe('failed')
+    expect(server.log.filter((l) => l.includes(sha('wt')) && /^(create|too-large)/.test(l))).toEqual([`too-large ${sha('wt')}`])
   })
 
   it('runs small uploads (thumbnails) beside larger ones, as many again as maxInFlight', async () => {

@@ -115,6 +115,22 @@ describe('louder sync', () => {
     expect(again.code).toBe(0)
     expect(again.summary.bytesSent).toBe(0)
     expect(await db.selectFrom('observations').select('id').where('narrative', 'like', '%what the witness saw.').execute()).toHaveLength(2)
+
+    // A new urgent report, now that the server has logged records of this device: its previews carry their
+    // capture records in their uploads' metadata, and are still filed under their original.
+    const fresh = join(tmpDir('louder-photo-'), 'fresh.jpg')
+    writeFileSync(fresh, await sharp(photos[0]!.path).rotate(90).jpeg({ quality: 85 }).toBuffer())
+    await addFieldReport(dir, { title: 'Shots at the bridge', narrative: 'Shots at the bridge: what the witness saw.', occurredAt: '2026-03-02T07:00:00Z', urgent: true, location: { lat: 4.37, lon: 18.56 }, media: [{ file: fresh, caption: 'the bridge' }] })
+    const carried = async () =>
+      (await db.selectFrom('audit_log').select(['detail']).where('action', '=', 'media.ingest').where('route', '=', '/api/v1/uploads').execute()).filter((a) => String(a.detail).includes('captureRecord')).length
+    const carriedBefore = await carried()
+    const third = await sync(dir, deviceDir)
+    expect(third.code, JSON.stringify(third.summary.errors)).toBe(0)
+    const freshSha = sha256(readFileSync(fresh))
+    const derivatives = await db.selectFrom('media_items').select(['sha256', 'media_type']).where('parent_sha256', '=', freshSha).execute()
+    expect(derivatives.map((d) => d.media_type).sort()).toEqual(['image/jpeg', 'image/webp'])
+    // Each preview's upload carried its record (the batch beside it may have logged it first): its audit record says so.
+    expect((await carried()) - carriedBefore).toBe(2)
   })
 
   it('defers originals over the budget (exit 3), then sends only them', { timeout: 240_000 }, async () => {

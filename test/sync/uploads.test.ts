@@ -12,6 +12,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ctrAt } from '../../src/blobs/partial-uploads.ts'
 import { canonicalJson } from '../../src/core/canonical-json.ts'
+import { captureRecordBytes } from '../../src/core/evidence/capture-record.ts'
 import { publicKeyFromRaw } from '../../src/core/evidence/device-key.ts'
 import { expireUploads, sealAwaitingUploads } from '../../src/core/sync/uploads.ts'
 import { jobHandlers } from '../../src/worker-handlers.ts'
@@ -346,6 +347,9 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const res = await create(api.token.researcher, thumb, { body: thumb, meta: { sha256: sha256(thumb), filename: 'p.thumb.webp', capture: JSON.stringify(capture) } })
       expect(res.statusCode, res.body).toBe(201)
       expect(res.headers['louder-media-sha256']).toBe(sha256(thumb))
+      // The answer confirms the record is logged, so the device need not send it again.
+      const recordSha256 = sha256(captureRecordBytes(capture.record))
+      expect(res.headers['louder-capture-record']).toBe(recordSha256)
       const [item] = await itemsWith(sha256(thumb))
       expect(item).toMatchObject({ kind: 'derivative', parent_sha256: sha256(parent) })
       expect(JSON.parse(item!.derivation!).record).toMatchObject({ capture: { deviceKeyId: device.keyId } })
@@ -357,6 +361,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(again.statusCode, again.body).toBe(200)
       const registered = (await db().selectFrom('custody_events').select('body').execute()).filter((e) => e.body.includes('"capture.registered"') && e.body.includes(sha256(thumb)))
       expect(registered).toHaveLength(1)
+      // Riding along again (a retried creation) confirms it again and makes no data key for a record already logged.
+      const keys = async () => Number((await db().selectFrom('data_keys').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n)
+      const keysBefore = await keys()
+      const retried = await create(api.token.researcher, thumb, { meta: { sha256: sha256(thumb), capture: JSON.stringify(capture) } })
+      expect(retried.statusCode, retried.body).toBe(201)
+      expect(retried.headers['louder-capture-record']).toBe(recordSha256)
+      expect(await keys()).toBe(keysBefore + 1) // the upload's own data key, nothing for the record
 
       // Another record already logged for these bytes stands; the upload goes on.
       const other = randomBytes(2600)
@@ -366,6 +377,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const second = signedCapture(device, { sha256: sha256(other), byteLength: other.length, mediaType: 'application/octet-stream', pixelWidth: null, pixelHeight: null, notes: 'second' })
       const sent = await create(api.token.researcher, other, { body: other, meta: { sha256: sha256(other), capture: JSON.stringify(second) } })
       expect(sent.statusCode, sent.body).toBe(201)
+      expect(sent.headers['louder-capture-record']).toBeUndefined()
       expect(await itemsWith(sha256(other))).toHaveLength(1)
     })
 

@@ -103,9 +103,10 @@ export interface SyncTransport {
   headMedia(sha256: string, signal: AbortSignal): Promise<{ held: true } | { held: false; upload: { url: string; offset: number } | null }>
   /**
    * tus creation; with `withBody` the bytes go in the same request (creation-with-upload). `capture` is the
-   * bytes' capture submission (`{record, signature}`), which the server logs before it creates the upload.
+   * bytes' capture submission (`{record, signature}`), which the server logs before it creates the upload and
+   * confirms (`captureLogged`); refused for it, the creation fails with code `CAPTURE_REFUSED`.
    */
-  createUpload(req: { sha256: string; length: number; filename: string; source: string; withBody: boolean; capture?: unknown; onBytes(n: number): void; signal: AbortSignal }): Promise<{ url: string; offset: number; sha256: string | null }>
+  createUpload(req: { sha256: string; length: number; filename: string; source: string; withBody: boolean; capture?: unknown; onBytes(n: number): void; signal: AbortSignal }): Promise<{ url: string; offset: number; sha256: string | null; captureLogged?: boolean }>
   /** null when the server no longer knows the upload (404, 410). */
   headUpload(url: string, signal: AbortSignal): Promise<{ offset: number; length: number } | null>
   patchUpload(req: { url: string; sha256: string; offset: number; length: number; source: string; onBytes(n: number): void; signal: AbortSignal }): Promise<{ offset: number; sha256: string | null }>
@@ -153,6 +154,10 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
  */
 export const MAX_BATCH_ITEMS = 200
 export const MAX_BATCH_BYTES = 64 * 1024
+/** The code of a creation refused for the capture record riding with it (the transport maps the server's answers to it). */
+export const CAPTURE_REFUSED = 'capture_refused'
+/** How an acknowledged capture item reads when the server holds another record for its bytes. */
+const ANOTHER_RECORD = ' (another record)'
 /** Uploads this small are bound by latency, not bytes: see `maxInFlight`. */
 export const SMALL_UPLOAD_BYTES = 64 * 1024
 /** A capture record rides in an upload's metadata (a header) only up to this size; a longer one goes by batch alone. */
@@ -328,19 +333,25 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
 
   // A medium waits for its capture record's answer, a round trip behind the batch that carries it, unless the
   // record rides in the upload's own metadata: the server logs it first, so the bytes travel beside the batch
-  // (an urgent report's publication image arrives a round trip sooner). Only with the device key known to the
-  // server (its request acknowledged), and not again for a medium whose ride-along record was refused.
+  // (an urgent report's publication image arrives a round trip sooner). Only once the server has logged a capture
+  // record of ours (so the device key is approved: an acknowledged device request means only "requested"), not
+  // again for a medium whose ride-along record was refused, and not at all after a server took a creation
+  // without confirming the record (`captureLogged`): one that does not know the `capture` key.
   const inlineRefused = new Set<string>()
-  const deviceIds = items.filter((i) => i.payload.type === 'batch' && i.payload.kind === 'device').map((i) => i.id)
-  const devicesKnown = () => deviceIds.every(isAcked)
+  // The journal, not this run's items: a folder whose earlier reports were all sent has records of them only there.
+  let deviceVouched = [...records].some(([id, r]) => id.startsWith('capture:') && r.state.state === 'acknowledged' && !r.state.serverId.endsWith(ANOTHER_RECORD))
+  let inlineUnsupported = false
   const captureOf = (item: OutboxItem): OutboxItem | undefined => (item.payload.type === 'media' ? byId.get(`capture:${item.payload.sha256}`) : undefined)
   /** The capture submission this medium may carry instead of waiting for its answer, or null. */
   const inlineCapture = (item: OutboxItem): unknown => {
+    if (!deviceVouched || inlineUnsupported || inlineRefused.has(item.id)) return null
     const capture = captureOf(item)
     if (!capture || capture.payload.type !== 'batch' || capture.payload.kind !== 'capture' || capture.payload.bytes > MAX_INLINE_CAPTURE_BYTES) return null
-    if (inlineRefused.has(item.id) || isAcked(capture.id) || deferred.has(capture.id) || gaveUp.has(capture.id) || !devicesKnown()) return null
+    if (isAcked(capture.id) || deferred.has(capture.id) || gaveUp.has(capture.id)) return null
     return item.after.every((d) => d === capture.id || isAcked(d)) ? capture.payload.body : null
   }
+  /** May this medium start now: everything it waits for acknowledged, or only its capture record, riding along. */
+  const mayStart = (item: OutboxItem) => item.after.every(isAcked) || inlineCapture(item) !== null
 
   const runBatch = async (batch: OutboxItem[]): Promise<void> => {
     const payloads = batch.map((i) => i.payload as BatchPayload)
@@ -368,13 +379,14 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       emit({ type: 'bytes', item, n: payloads[n]!.bytes, resent: 0 })
       if (answer.status >= 200 && answer.status < 300) {
         acks.push({ item, next: acknowledged(item, serverIdOf(payloads[n]!.kind, answer.body)), emitState: true })
+        if (payloads[n]!.kind === 'capture') deviceVouched = true
         continue
       }
       const code = answer.problem?.code ?? null
       // The server already logged another capture record for these bytes (another device's, or this one's with
       // an older caption): the media has its record, and one original has one record; ours adds nothing.
       if (payloads[n]!.kind === 'capture' && code === 'capture_conflict') {
-        acks.push({ item, next: acknowledged(item, `${(payloads[n]!.body as { record?: { sha256?: string } }).record?.sha256 ?? ''} (another record)`), emitState: true })
+        acks.push({ item, next: acknowledged(item, `${(payloads[n]!.body as { record?: { sha256?: string } }).record?.sha256 ?? ''}${ANOTHER_RECORD}`), emitState: true })
         continue
       }
       const detail = answer.problem?.detail ?? answer.problem?.title ?? `status ${answer.status}`
@@ -387,9 +399,12 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
 
   const runMedia = async (item: OutboxItem, payload: MediaPayload, reservation: number): Promise<void> => {
     let progressed = false
+    // A request refused early may still report bytes it hands to the socket after this try has ended: ignored.
+    let live = true
     const sendFrom = (offset: number) => {
       let position = offset
       return (n: number) => {
+        if (!live) return
         const high = record(item.id).wireHigh ?? 0
         const resent = Math.max(0, Math.min(position + n, high) - position)
         position += n
@@ -414,6 +429,8 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       if (sha256 !== null && sha256 !== payload.sha256) throw new SyncTransportError(`the server sealed ${sha256}, not ${payload.sha256}`, { transient: false })
       await acknowledge(item, payload.sha256)
     }
+    /** Back in line, untried: it waits for its capture record's answer (see `inlineCapture`). */
+    const requeue = () => persist(item, { ...record(item.id), state: { state: 'queued' } })
     try {
       const before = record(item.id)
       // A thumbnail or publication image never tried before cannot have an upload of ours on the server, and was
@@ -443,19 +460,24 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       if (url === null) {
         const withBody = payload.length <= opts.smallUpload
         const capture = inlineCapture(item)
+        // It started with its record riding along, and that is no longer possible (the record's batch failed
+        // meanwhile): its bytes must not arrive before the record, or a preview is filed as an original.
+        if (capture === null && !item.after.every(isAcked)) return await requeue()
         let created
         try {
           created = await transport.createUpload({ sha256: payload.sha256, length: payload.length, filename: payload.filename, source: payload.source, withBody, ...(capture === null ? {} : { capture }), onBytes: sendFrom(0), signal })
         } catch (err) {
-          if (capture === null || !(err instanceof SyncTransportError) || err.transient) throw err
-          // Refused with its record along (a device the server does not know, a record it will not log): the
-          // medium waits for the batch's answer on that record, as it would have without the shortcut.
+          if (capture === null || !(err instanceof SyncTransportError) || err.code !== CAPTURE_REFUSED) throw err
+          // Refused for its record (a device the server does not know, a record it will not log): the medium
+          // waits for the batch's answer on that record, as it would have without the shortcut.
           inlineRefused.add(item.id)
-          return await persist(item, { ...record(item.id), state: { state: 'queued' } })
+          return await requeue()
         }
-        // The server logged the record before it created the upload: the batch need not carry it again.
         const captureItem = captureOf(item)
-        if (capture !== null && captureItem && !isAcked(captureItem.id) && !inFlight.has(captureItem.id)) await acknowledge(captureItem, payload.sha256)
+        if (capture !== null && created.captureLogged) {
+          // The server logged the record before it created the upload: the batch need not carry it again.
+          if (captureItem && !isAcked(captureItem.id) && !inFlight.has(captureItem.id)) await acknowledge(captureItem, payload.sha256)
+        } else if (capture !== null) inlineUnsupported = true
         url = created.url
         offset = created.offset
         // Kept the moment it is known: a run killed after this resumes this upload instead of starting over.
@@ -473,6 +495,7 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
       }
       await fail(item, err)
     } finally {
+      live = false
       writing.delete(item.id)
       previewsOnWire.delete(item.id)
       reserved -= reservation
@@ -500,7 +523,7 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
     for (const item of ordered) {
       if (item.payload.type !== 'media' || inFlight.has(item.id) || settled(item)) continue
       if (!(isSmall(item) ? smallRoom : bulkRoom())) continue
-      if (!item.after.every(isAcked) && inlineCapture(item) === null) continue
+      if (!mayStart(item)) continue
       if (readyAt(item) > now) continue
       // Originals wait until every report, thumbnail and publication image is through: 500 MB of them must
       // not stand between the link and the next urgent report.

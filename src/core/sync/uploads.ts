@@ -8,11 +8,13 @@
  * and marks the upload sealed in the same transaction as the new item, so a retried completion, or one after a
  * crash between the last byte and the seal, finds the upload sealed or seals it then: one item, one event.
  */
+import { createHash } from 'node:crypto'
 import { type Actor, actorKey } from '../access/actor.ts'
+import { authorize } from '../access/policy.ts'
 import { ConflictError, RuleError, ValidationError } from '../errors.ts'
 import { isUuid } from '../ids.ts'
 import { type CaptureReceipt, parseCaptureSubmission, registerCapture, reserveCaptureSealing } from '../evidence/capture.service.ts'
-import type { CaptureRecord } from '../evidence/capture-record.ts'
+import { type CaptureRecord, captureRecordBytes } from '../evidence/capture-record.ts'
 import { ingestMedia, type IngestDeps, MediaHashMismatchError } from '../evidence/ingest.ts'
 import type { MediaItem } from '../evidence/media-item.ts'
 import type { Repositories, Store } from '../ports/repositories.ts'
@@ -131,22 +133,29 @@ function declaredCapture(value: string | null, sha256: string, length: number): 
  * image) can then travel beside its record instead of a round trip behind the batch that carries it, and is
  * still filed under its parent when sealed. The same record again logs nothing; a different record already
  * logged for these bytes stands (one medium, one record), and the upload goes on. `inTransaction` writes the
- * audit record in the same transaction.
+ * audit record in the same transaction. Answers the hash of the record now logged for these bytes when it is
+ * the declared one (the client then need not send it again), or null when another stands.
  */
 export async function logDeclaredCapture(
   deps: { store: Store; sealer: Sealer },
   actor: Actor,
   capture: NonNullable<UploadDeclaration['capture']>,
   inTransaction: (repos: Repositories, receipt: CaptureReceipt & { created: boolean }) => Promise<void>,
-): Promise<void> {
+): Promise<string | null> {
+  authorize(actor, 'capture.register')
+  const recordSha256 = createHash('sha256').update(captureRecordBytes(capture.record)).digest('hex')
+  // Often already logged (the batch carries the same record beside the upload): nothing to seal, no data key to make.
+  const logged = await deps.store.repos.captures.get(capture.record.sha256)
+  if (logged) return logged.recordSha256 === recordSha256 ? recordSha256 : null
   const sealing = await reserveCaptureSealing(deps.sealer)
   try {
     await deps.store.transaction(async (repos) => {
       const receipt = await registerCapture(repos, sealing, actor, capture, Date.now(), CAPTURE_FIELD)
       await inTransaction(repos, receipt)
     })
+    return recordSha256
   } catch (err) {
-    if (err instanceof ConflictError && err.code === 'capture_conflict') return
+    if (err instanceof ConflictError && err.code === 'capture_conflict') return null
     throw err
   }
 }

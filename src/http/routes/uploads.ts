@@ -17,6 +17,8 @@ import { EncryptedFileStore, OWNER_KEY } from '../tus/encrypted-file-store.ts'
 export const UPLOADS_PATH = '/api/v1/uploads'
 /** Names the item an upload became, on the answer that completed it (and on HEAD and retries after). */
 export const MEDIA_SHA256_HEADER = 'louder-media-sha256'
+/** On a creation that carried a capture record: the record's SHA-256, once it is logged for these bytes. */
+export const CAPTURE_RECORD_HEADER = 'louder-capture-record'
 
 const Params = Strict({ id: Type.String({ pattern: UUID_PATTERN, description: 'the upload id, from the Location of its creation' }) })
 
@@ -24,6 +26,8 @@ const Params = Strict({ id: Type.String({ pattern: UUID_PATTERN, description: 't
 interface Pending {
   req: FastifyRequest
   error?: unknown
+  /** The creation logged the capture record it carried (or found it logged): its hash, for the answer. */
+  captureRecord?: string
 }
 
 /** tus's own refusals, as problem codes. */
@@ -74,8 +78,8 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: AppContext): voi
       try {
         const declared = checkUploadDeclaration(upload.metadata, upload.size, limits)
         // The bytes' capture record came with them: logged before the upload exists, audited as POST /captures is.
-        if (declared.capture)
-          await logDeclaredCapture(ctx, p.req.actor, declared.capture, (repos, receipt) =>
+        if (declared.capture) {
+          const logged = await logDeclaredCapture(ctx, p.req.actor, declared.capture, (repos, receipt) =>
             repos.audit.append(
               auditEntry(p.req.actor, 'capture.register', 'ok', auditOrigin(p.req), {
                 status: receipt.created ? 201 : 200,
@@ -85,6 +89,10 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: AppContext): voi
               }),
             ),
           )
+          if (logged !== null) p.captureRecord = logged
+          // The upload's own audit record says its bytes came with their record.
+          p.req.auditExtra = { ...p.req.auditExtra, detail: { ...p.req.auditExtra?.detail, captureRecord: logged ?? 'another record stands' } }
+        }
         const metadata: Record<string, string> = { sha256: declared.sha256, [OWNER_KEY]: actorKey(p.req.actor) }
         if (declared.filename !== null) metadata.filename = declared.filename
         if (declared.incidentId !== null) metadata.incidentId = declared.incidentId
@@ -123,6 +131,7 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: AppContext): voi
     }
     for (const [name, value] of res.headers) if (name !== 'content-length' && name !== 'connection') reply.header(name, value)
     for (const [name, value] of Object.entries(extraHeaders)) reply.header(name, value)
+    if (p.captureRecord) reply.header(CAPTURE_RECORD_HEADER, p.captureRecord)
     return reply.code(res.status).send()
   }
 
@@ -157,7 +166,7 @@ export function registerUploadRoutes(app: FastifyInstance, ctx: AppContext): voi
           tags,
           summary: `Start a resumable upload (${tusNote}): Upload-Length, and Upload-Metadata with sha256 (required), filename, incidentId, capture (the bytes' signed capture record as JSON, logged first as POST /captures would); optionally the first bytes as application/offset+octet-stream. 201 with Location and Upload-Offset; with the whole file, sealed before the answer (Louder-Media-Sha256)`,
           security,
-          response: { 201: { type: 'null', description: 'Created: Location names the upload; no body', headers: { location: { type: 'string' }, 'upload-offset': { type: 'string' } } }, ...problemResponses(400, 401, 403, 409, 412, 413, 415, 422) },
+          response: { 201: { type: 'null', description: 'Created: Location names the upload; no body. Louder-Capture-Record: the SHA-256 of the capture record it carried, once logged', headers: { location: { type: 'string' }, 'upload-offset': { type: 'string' }, 'louder-capture-record': { type: 'string' } } }, ...problemResponses(400, 401, 403, 409, 412, 413, 415, 422) },
         },
       },
       (req, reply) => viaTus(req, reply),
