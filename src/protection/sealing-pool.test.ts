@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -36,6 +38,26 @@ afterAll(async () => {
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 describe('sealStream on a pool of threads', () => {
+  it('keeps a process alive while a stream it seals waits on a thread, and lets it exit when idle', () => {
+    // A source with no I/O of its own: while the last piece is sealed, only the thread has anything pending.
+    const pool = new URL('./sealing-pool.ts', import.meta.url).href
+    const script = `
+      import { SealingPool } from ${JSON.stringify(pool)}
+      const sealing = new SealingPool(1)
+      async function* pieces() { for (let i = 0; i < 8; i++) yield new Uint8Array(1 << 20).fill(i) }
+      const sealed = sealing.seal(async () => Buffer.alloc(32, 7), pieces())
+      let bytes = 0
+      for await (const out of sealed.body) bytes += out.byteLength
+      console.log('sealed', bytes, sealed.sha256().length)
+    `
+    const file = join(tmpDir('louder-pool-'), 'seal.mjs')
+    writeFileSync(file, script)
+    const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 })
+    expect(run.stderr).toBe('')
+    expect(run.stdout.trim()).toBe(`sealed ${11 + 8 * (1 << 20) + 128 * 16} 64`)
+    expect(run.status).toBe(0)
+  })
+
   it('starts its threads ahead of the first stream when warmed, and warming twice starts no more', async () => {
     const warm = new SealingPool(2)
     try {

@@ -5,7 +5,8 @@
  * thread works while the loop reads the next piece and writes the last output.
  *
  * Streams go to the thread with the fewest open streams. A thread that dies fails its open streams and is
- * replaced on next use; threads are unref'd, so an idle pool never holds a process open.
+ * replaced on next use. A thread holds the process open only while it has streams open, so an idle pool never
+ * keeps a command from exiting, and a command awaiting its last sealed piece never exits before it.
  */
 import { Worker } from 'node:worker_threads'
 import type { FromSealer, ToSealer } from './sealing-worker.ts'
@@ -40,11 +41,13 @@ class SealingThread {
         if (message.type === 'finished') this.waiting.delete(message.id)
         waiter.resolve(message)
       }
+      this.holdWhileBusy()
     })
     const fail = (err: Error) => {
       this.dead = true
       for (const queue of this.waiting.values()) for (const waiter of queue) waiter.reject(err)
       this.waiting.clear()
+      this.holdWhileBusy()
     }
     this.worker.on('error', fail)
     this.worker.on('exit', (code) => fail(new Error(`sealing thread exited (code ${code})`)))
@@ -57,13 +60,24 @@ class SealingThread {
       const queue = this.waiting.get(message.id) ?? []
       queue.push({ resolve, reject })
       this.waiting.set(message.id, queue)
+      this.holdWhileBusy()
       this.worker.postMessage(message, transfer)
     })
   }
 
   forget(id: number): void {
     this.waiting.delete(id)
+    this.holdWhileBusy()
     if (!this.dead) this.worker.postMessage({ type: 'abort', id } satisfies ToSealer)
+  }
+
+  /**
+   * A thread with streams open keeps the process alive, an idle one does not: a command awaiting its last
+   * sealed piece, with no file read pending, would otherwise end mid-seal as if it had finished.
+   */
+  holdWhileBusy(): void {
+    if (this.waiting.size > 0 && !this.dead) this.worker.ref()
+    else this.worker.unref()
   }
 }
 
@@ -130,11 +144,11 @@ export class SealingPool {
         (t) =>
           new Promise<void>((resolve) => {
             if (t.online || t.dead) return resolve()
-            // Held open while it boots (threads are unref'd), and given up on if it dies first: the next
-            // stream replaces a dead thread, so start-up goes on either way.
+            // Held open while it boots (an idle thread does not hold the process), and given up on if it dies
+            // first: the next stream replaces a dead thread, so start-up goes on either way.
             t.worker.ref()
             const done = () => {
-              t.worker.unref()
+              t.holdWhileBusy()
               resolve()
             }
             t.worker.once('online', done)
