@@ -134,7 +134,11 @@ export interface OutboxOptions {
   retryFor: number
   /** Back-off: base delay, doubled per attempt up to `cap`, with jitter (ms). */
   backoff: { base: number; cap: number }
-  /** Media at most this long go in the creation request itself, saving a round trip. */
+  /**
+   * Media at most this long go in the creation request itself, saving a round trip before the first byte (on a
+   * fast link, 60 ms of idle link per upload). Their address comes with the answer, so a try cut mid-body finds
+   * the upload again through HEAD /media: one round trip, as HEAD on a known address would cost.
+   */
   smallUpload: number
 }
 
@@ -145,7 +149,7 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
   maxInFlight: 3,
   retryFor: 10 * 60_000,
   backoff: { base: 500, cap: 30_000 },
-  smallUpload: 512 * 1024,
+  smallUpload: 4 * 1024 * 1024,
 }
 
 /**
