@@ -135,9 +135,9 @@ export interface OutboxOptions {
   /** Back-off: base delay, doubled per attempt up to `cap`, with jitter (ms). */
   backoff: { base: number; cap: number }
   /**
-   * Media at most this long go in the creation request itself, saving a round trip before the first byte (on a
-   * fast link, 60 ms of idle link per upload). Their address comes with the answer, so a try cut mid-body finds
-   * the upload again through HEAD /media: one round trip, as HEAD on a known address would cost.
+   * Media at most this long go in the creation request itself, saving a round trip before the first byte. Not
+   * more: 4 MiB gained ~2 % on the Starlink-like link and cost ~10 % on the Certus-like one, where publication
+   * images sent that way through the 70 s blackout resumed into offset conflicts (bench/README.md, `sync`).
    */
   smallUpload: number
 }
@@ -149,7 +149,7 @@ export const DEFAULT_OUTBOX_OPTIONS: OutboxOptions = {
   maxInFlight: 3,
   retryFor: 10 * 60_000,
   backoff: { base: 500, cap: 30_000 },
-  smallUpload: 4 * 1024 * 1024,
+  smallUpload: 512 * 1024,
 }
 
 /**
