@@ -523,7 +523,9 @@ export async function runOutbox(deps: OutboxDeps, items: readonly OutboxItem[], 
     // seconds of a slow link, and an original written behind its publication image would share the link with it.
     // Other reports' items only until they are on the wire (a batch sent, a preview's last byte written): on a fast
     // link, waiting for the last preview's seal and answer idled it for a round trip and a seal.
-    const earlierOpen = () => ordered.some((i) => i.class < 3 && !settled(i) && (i.urgent || !(previewsOnWire.has(i.id) || (i.payload.type === 'batch' && inFlight.has(i.id)))))
+    // Worked out once per call (a folder of thousands of reports has thousands of originals to ask it for).
+    let open: boolean | undefined
+    const earlierOpen = () => (open ??= ordered.some((i) => i.class < 3 && !settled(i) && (i.urgent || !(previewsOnWire.has(i.id) || (i.payload.type === 'batch' && inFlight.has(i.id))))))
     for (const item of ordered) {
       if (item.payload.type !== 'media' || inFlight.has(item.id) || settled(item)) continue
       if (!(isSmall(item) ? smallRoom : bulkRoom())) continue
