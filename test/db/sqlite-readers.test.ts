@@ -47,6 +47,18 @@ function spy(pool: SqliteReadPool): string[] {
 }
 
 describe('SQLite reader threads', () => {
+  it('let a database close right after it opened: readers still starting finish starting before they are stopped', async () => {
+    // Terminating a thread while it loads the native addon could abort the process (seen once in CI).
+    for (let i = 0; i < 5; i++) {
+      const db = await openDatabase({ dataDir: tmpDir('louder-readers-'), databaseUrl: null, sqliteReaders: 2 })
+      const pool = sqliteReadPool(db)!
+      expect(pool.usable).toBe(false)
+      await db.close()
+      expect(pool.usable).toBe(false)
+      expect(pool.threadsForTest.every((t) => t.threadId === -1)).toBe(true)
+    }
+  })
+
   it('start only when asked: a database opened without them runs everything on the main connection', async () => {
     const db = await openDatabase({ dataDir: tmpDir('louder-readers-'), databaseUrl: null })
     opened.push(db)

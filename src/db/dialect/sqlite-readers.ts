@@ -71,6 +71,10 @@ export class SqliteReadPool {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    // A thread terminated while it loads better-sqlite3's native addon can abort the whole process (a fatal
+    // N-API error, seen once in CI when a test closed its database right after opening it): let each finish
+    // starting first, for at most a few seconds.
+    await Promise.all(this.#readers.map((reader) => Promise.race([reader.started, new Promise<void>((ok) => setTimeout(ok, START_WAIT_MS).unref())])))
     await Promise.all(this.#readers.map((reader) => reader.worker.terminate()))
   }
 
@@ -82,7 +86,9 @@ export class SqliteReadPool {
   #spawn(): Reader {
     const worker = new Worker(new URL('./sqlite-reader-thread.ts', import.meta.url), { workerData: { path: this.#path } })
     worker.unref()
-    const reader: Reader = { worker, ready: false, pending: new Map(), lastError: null }
+    let markStarted = () => {}
+    const started = new Promise<void>((ok) => (markStarted = ok))
+    const reader: Reader = { worker, ready: false, started, markStarted, pending: new Map(), lastError: null }
     worker.on('message', (reply: ReaderReply) => this.#onReply(reader, reply))
     worker.on('error', (err) => {
       reader.lastError = err.message
@@ -93,6 +99,7 @@ export class SqliteReadPool {
 
   #onReply(reader: Reader, reply: ReaderReply): void {
     if ('ready' in reply) {
+      reader.markStarted()
       if (reply.ready) reader.ready = true
       else {
         this.#failure = `SQLite reader could not open ${this.#path}: ${reply.message}`
@@ -127,6 +134,7 @@ export class SqliteReadPool {
   }
 
   #onExit(reader: Reader, code: number): void {
+    reader.markStarted()
     const started = reader.ready
     reader.ready = false
     const why = this.#closed ? 'the database was closed' : `the SQLite reader thread exited (code ${code}${reader.lastError ? `: ${reader.lastError}` : ''})`
@@ -143,9 +151,15 @@ export class SqliteReadPool {
   }
 }
 
+/** How long `close` waits for a reader still starting before it terminates it anyway. */
+const START_WAIT_MS = 5_000
+
 interface Reader {
   worker: Worker
   ready: boolean
+  /** Resolves once the thread said whether it opened the file, or exited: it is no longer loading the addon. */
+  started: Promise<void>
+  markStarted(): void
   pending: Map<number, { resolve: (result: { rows: Record<string, unknown>[] }) => void; reject: (err: Error) => void; timing: { costUs: number } | undefined }>
   lastError: string | null
 }
