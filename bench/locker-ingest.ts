@@ -10,11 +10,13 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createReadStream, readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAppContext } from '../src/app-context.ts'
+import { readFilePieces } from '../src/blobs/file-pieces.ts'
+import { INGEST_CONCURRENCY } from '../src/cli/ingest-files.ts'
 import { buildConfig } from '../src/config/build-config.ts'
 import { systemActor } from '../src/core/access/actor.ts'
 import { ingestMedia } from '../src/core/evidence/ingest.ts'
@@ -23,7 +25,7 @@ import { progress, report, round } from './report.ts'
 
 const TOTAL = Number(process.env.LOUDER_BENCH_INGEST_BYTES ?? 2 * 1024 ** 3)
 const ROUNDS = 2
-const CONCURRENCY = Number(process.env.LOUDER_BENCH_INGEST_CONCURRENCY ?? 2)
+const CONCURRENCY = Number(process.env.LOUDER_BENCH_INGEST_CONCURRENCY ?? INGEST_CONCURRENCY)
 const TARGET_RATIO = 0.7
 const PHOTOS = join(import.meta.dirname, '..', 'test', 'fixtures', 'field-photos')
 
@@ -70,7 +72,7 @@ async function ours(files: string[]): Promise<number> {
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         for (let path = queue.shift(); path; path = queue.shift()) {
-          const r = await ingestMedia(deps, actor, { body: createReadStream(path, { highWaterMark: 1024 * 1024 }) })
+          const r = await ingestMedia(deps, actor, { body: readFilePieces(path) })
           if (r.status !== 'new') throw new Error(`${path} was not new`)
         }
       }),

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { createDurableFile, type DirectIo } from './durable-file-writer.ts'
 import { BlobExistsError, BlobHashMismatchError, BlobNotFoundError, type BlobStore, type ByteRange, type Sha256 } from '../core/ports/blob-store.ts'
 
 const KEY = /^[0-9a-f]{64}$/
@@ -13,9 +14,9 @@ const KEY = /^[0-9a-f]{64}$/
  *
  * Opening sweeps temp files older than a day: left by a crash, incomplete by definition. Younger ones may
  * be another process's put in flight (a worker or `louder backup` beside a running server) and stay.
- * `sweepTemp: false` leaves ROOT/tmp alone altogether.
+ * `sweepTemp: false` leaves ROOT/tmp alone altogether. `directIo: false` writes through the page cache only.
  */
-export async function makeFsBlobStore(root: string, options: { sweepTemp?: boolean; staleTempMs?: number } = {}): Promise<BlobStore> {
+export async function makeFsBlobStore(root: string, options: { sweepTemp?: boolean; staleTempMs?: number; directIo?: boolean } = {}): Promise<BlobStore> {
   const tmpDir = join(root, 'tmp')
   await mkdir(tmpDir, { recursive: true, mode: 0o700 })
   if (options.sweepTemp !== false) {
@@ -27,6 +28,7 @@ export async function makeFsBlobStore(root: string, options: { sweepTemp?: boole
     }
   }
 
+  const directIo: DirectIo = { usable: options.directIo === false ? false : null }
   const namedRoot = join(root, 'named')
   const dirOf = (key: Sha256, named: boolean) => {
     if (!KEY.test(key)) throw new TypeError(`not a SHA-256 key: ${key.slice(0, 80)}`)
@@ -52,29 +54,25 @@ export async function makeFsBlobStore(root: string, options: { sweepTemp?: boole
 
   /**
    * Streams a body to a new temp file and fsyncs it; `check` runs after the sync, and on any failure the temp
-   * file is gone. One write is kept in flight while the next piece is produced, so the disk and the code making
-   * the bytes (encryption, hashing) overlap instead of taking turns.
+   * file is gone. The file is written with direct I/O where the file system allows (durable-file-writer.ts), one
+   * write in flight while the next piece is produced, so the disk and the code making the bytes (encryption,
+   * hashing) overlap instead of taking turns.
    */
   async function writeTemp(name: string, body: AsyncIterable<Uint8Array>, onPiece: (piece: Uint8Array) => void, check?: () => void | Promise<void>): Promise<string> {
     const tmp = join(tmpDir, `${name}.${randomBytes(6).toString('hex')}`)
-    const handle = await open(tmp, 'wx', 0o600)
-    let writing: Promise<unknown> = Promise.resolve()
+    const file = await createDurableFile(tmp, 0o600, directIo)
     try {
       for await (const piece of body) {
         onPiece(piece)
-        await writing
-        writing = handle.write(piece)
+        await file.write(piece)
       }
-      await writing
-      await handle.sync()
+      await file.finish()
       await check?.()
     } catch (err) {
-      await writing.catch(() => {})
-      await handle.close()
+      await file.abort()
       await rm(tmp, { force: true })
       throw err
     }
-    await handle.close()
     return tmp
   }
 

@@ -78,7 +78,7 @@ describe('sealStream on a pool of threads', () => {
   it.each([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5, 5_000_000])('seals %i bytes so that they open, and hashes the plaintext', async (length) => {
     const plain = randomBytes(length)
     for (const envelope of [pooled, inProcess]) {
-      const sealed = envelope.sealStream(dataKeyId, pieces(plain, [1_000, 1 << 20, 13, CHUNK]))
+      const sealed = envelope.sealStream(dataKeyId, pieces(plain, [1_000, 1 << 20, 13, CHUNK, 3 << 20]))
       const bytes = await collect(sealed.body)
       expect(sealed.sha256()).toBe(sha256(plain))
       expect((await collect(inProcess.decryptStream(dataKeyId, pieces(bytes, [CHUNK])))).equals(plain)).toBe(true)

@@ -1,17 +1,19 @@
 /**
  * Threads that seal streams (hash the plaintext and encrypt it, sealing-worker.ts) so that sealing does not run
- * on the event loop and two items seal on two cores at once. The event loop only copies each piece once into a
- * recycled buffer it hands over; sealed output comes back transferred. Each stream keeps a few pieces in flight, so the
- * thread works while the loop reads the next piece and writes the last output.
+ * on the event loop and two items seal on two cores at once. The event loop only copies each piece once, into
+ * memory it shares with the thread (sealing-slots.ts); the thread seals it into shared memory too, and the sealed
+ * body yields views of that memory. Each stream keeps a few pieces in flight, so the thread works while the
+ * loop reads the next piece and writes the last output.
  *
  * Streams go to the thread with the fewest open streams. A thread that dies fails its open streams and is
  * replaced on next use. A thread holds the process open only while it has streams open, so an idle pool never
  * keeps a command from exiting, and a command awaiting its last sealed piece never exits before it.
  */
 import { Worker } from 'node:worker_threads'
+import { newSlots, type SharedSlots, slotInput, slotOutput } from './sealing-slots.ts'
 import type { FromSealer, ToSealer } from './sealing-worker.ts'
 
-/** Pieces of one stream handed over and not yet answered: enough to overlap, few enough to bound memory (~4 MiB at 1 MiB pieces). */
+/** Pieces of one stream in flight (its slots): enough to overlap, few enough to bound memory (~8 MiB a stream). */
 const IN_FLIGHT = 4
 
 interface Waiter {
@@ -82,34 +84,29 @@ class SealingThread {
 }
 
 /**
- * Buffers that carried pieces to a thread and came back: a piece is copied into one of them rather than into
- * fresh memory, whose page faults cost more than the copy on the machines Louder targets. The caller's piece is
- * never handed over itself: it may be a view of a buffer the caller keeps using.
+ * Slots of streams that finished, for the next streams: a stream that ends takes no memory with it. A stream
+ * that stops early leaves its slots behind, since its thread may still be sealing into them.
  */
-class PieceBuffers {
-  readonly #free: ArrayBuffer[] = []
+class SlotsKept {
+  readonly #free: SharedSlots[] = []
 
-  copyOf(piece: Uint8Array): Uint8Array {
-    const at = this.#free.findIndex((b) => b.byteLength >= piece.byteLength && b.byteLength <= 2 * piece.byteLength)
-    const buffer = at >= 0 ? this.#free.splice(at, 1)[0]! : new ArrayBuffer(piece.byteLength)
-    const copy = new Uint8Array(buffer, 0, piece.byteLength)
-    copy.set(piece)
-    return copy
+  take(): SharedSlots {
+    return this.#free.pop() ?? newSlots(IN_FLIGHT)
   }
 
-  giveBack(spent: Uint8Array | undefined): void {
-    if (spent && this.#free.length < FREE_BUFFERS) this.#free.push(spent.buffer as ArrayBuffer)
+  giveBack(slots: SharedSlots): void {
+    if (this.#free.length < KEPT_SLOTS) this.#free.push(slots)
   }
 }
 
-/** Enough for every stream of a busy pool to have its pieces in flight without allocating. */
-const FREE_BUFFERS = 16
+/** Enough for every stream of a busy pool to start without allocating. */
+const KEPT_SLOTS = 8
 
 export class SealingPool {
   readonly #size: number
   #threads: SealingThread[] = []
   #nextId = 1
-  readonly #buffers = new PieceBuffers()
+  readonly #slots = new SlotsKept()
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError('a sealing pool needs at least one thread')
@@ -159,40 +156,60 @@ export class SealingPool {
     )
   }
 
-  /** Seals `source` with the data key `key()` gives: the sealed stream, and the plaintext's SHA-256 once it has been read to the end. */
+  /**
+   * Seals `source` with the data key `key()` gives: the sealed stream, and the plaintext's SHA-256 once it has been
+   * read to the end. Each piece the body yields is a view of memory the pool reuses once the next piece is asked
+   * for: a consumer copies or writes it before then (the blob store does).
+   */
   seal(key: () => Promise<Buffer>, source: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; sha256(): string } {
     let digest: string | null = null
     const pick = () => this.#pick()
-    const buffers = this.#buffers
+    const kept = this.#slots
     const id = this.#nextId++
     async function* body(): AsyncGenerator<Uint8Array> {
       const keyBytes = new Uint8Array(await key())
       const thread = pick()
+      const slots = kept.take()
+      const free = Array.from({ length: slots.count }, (_, n) => n)
+      const asked: Promise<FromSealer>[] = []
+      const ask = (message: ToSealer) => {
+        const answer = thread.ask(message)
+        // A failure rejects every answer awaited; the first one awaited throws it, the rest must not go unhandled.
+        answer.catch(() => {})
+        asked.push(answer)
+      }
       let finished = false
+      /** The sealed bytes of the oldest piece in flight, if any; its slot is free again once the consumer asks for more. */
+      async function* oldest(): AsyncGenerator<Uint8Array> {
+        const answer = await asked.shift()!
+        if (answer.type !== 'sealed' && answer.type !== 'finished') throw new Error(`sealing thread answered ${answer.type}`)
+        if (answer.type === 'finished') digest = answer.sha256
+        if (answer.length > 0) yield slotOutput(slots, answer.slot, answer.length)
+        free.push(answer.slot)
+      }
       try {
-        const asked: Promise<FromSealer>[] = [thread.ask({ type: 'open', id, key: keyBytes }, [keyBytes.buffer])]
+        const opened = await thread.ask({ type: 'open', id, key: keyBytes, slots }, [keyBytes.buffer])
+        if (opened.type !== 'opened') throw new Error(`sealing thread answered ${opened.type}`)
+        yield opened.header
         for await (const piece of source) {
-          const handed = buffers.copyOf(piece)
-          asked.push(thread.ask({ type: 'piece', id, piece: handed }, [handed.buffer as ArrayBuffer]))
-          while (asked.length >= IN_FLIGHT) {
-            const answer = await asked.shift()!
-            if (answer.type !== 'sealed') continue
-            buffers.giveBack(answer.spent)
-            if (answer.out.byteLength > 0) yield answer.out
+          for (let at = 0; at < piece.byteLength; at += slots.inputBytes) {
+            if (free.length === 0) yield* oldest()
+            const length = Math.min(slots.inputBytes, piece.byteLength - at)
+            const slot = free.shift()!
+            // Buffer's copy is a plain memmove; `set` into shared memory copies word by word.
+            Buffer.from(piece.buffer, piece.byteOffset + at, length).copy(slotInput(slots, slot))
+            ask({ type: 'piece', id, slot, length })
           }
         }
-        asked.push(thread.ask({ type: 'end', id }))
-        for (const next of asked) {
-          const answer = await next
-          if (answer.type === 'failed') continue // rejected instead: never resolved
-          if (answer.type === 'sealed') buffers.giveBack(answer.spent)
-          if (answer.out.byteLength > 0) yield answer.out
-          if (answer.type === 'finished') digest = answer.sha256
-        }
+        while (asked.length > 0) yield* oldest()
+        ask({ type: 'end', id, slot: free.shift()! })
+        yield* oldest()
         finished = true
       } finally {
-        // A source that failed (too large, a cut connection) or a consumer that stopped: drop the stream there.
-        if (!finished) thread.forget(id)
+        // A source that failed (too large, a cut connection) or a consumer that stopped: drop the stream there,
+        // and its slots with it (the thread may be sealing into them still).
+        if (finished) kept.giveBack(slots)
+        else thread.forget(id)
       }
     }
     return {

@@ -1,65 +1,51 @@
 /**
  * A sealing thread (sealing-pool.ts starts them): runs `StreamSealing` for the streams the pool hands it, each
- * message naming its stream. Pieces arrive and sealed output leaves as transferred buffers, so nothing is
- * copied between threads beyond the one copy the pool makes of each piece.
+ * message naming its stream. Bytes do not travel in messages: each stream has slots of memory shared with the
+ * pool, and a message names the slot whose input to seal into the output of the same number.
  */
 import { parentPort } from 'node:worker_threads'
+import { type SharedSlots, slotInput, slotOutput } from './sealing-slots.ts'
 import { StreamSealing } from './stream-seal.ts'
 
 export type ToSealer =
-  | { type: 'open'; id: number; key: Uint8Array }
-  | { type: 'piece'; id: number; piece: Uint8Array }
-  | { type: 'end'; id: number }
+  | { type: 'open'; id: number; key: Uint8Array; slots: SharedSlots }
+  | { type: 'piece'; id: number; slot: number; length: number }
+  | { type: 'end'; id: number; slot: number }
   | { type: 'abort'; id: number }
 
 export type FromSealer =
-  | { type: 'sealed'; id: number; out: Uint8Array; spent?: Uint8Array }
-  | { type: 'finished'; id: number; out: Uint8Array; sha256: string }
+  | { type: 'opened'; id: number; header: Uint8Array }
+  | { type: 'sealed'; id: number; slot: number; length: number }
+  | { type: 'finished'; id: number; slot: number; length: number; sha256: string }
   | { type: 'failed'; id: number; message: string }
 
 const port = parentPort
 if (!port) throw new Error('sealing-worker.ts runs as a worker thread (sealing-pool.ts)')
 
-const streams = new Map<number, StreamSealing>()
-
-/** Output is transferred, so it must own its whole ArrayBuffer (a pooled small Buffer shares one). */
-function owned(bytes: Uint8Array): Uint8Array {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return bytes
-  const copy = new Uint8Array(bytes.byteLength)
-  copy.set(bytes)
-  return copy
-}
-
-function reply(message: FromSealer): void {
-  if (message.type === 'failed') return port!.postMessage(message)
-  const out = owned(message.out)
-  const transfer = [out.buffer as ArrayBuffer]
-  // The piece's buffer goes back too, for the pool to fill with a later piece (fresh memory costs page faults).
-  if (message.type === 'sealed' && message.spent) transfer.push(message.spent.buffer as ArrayBuffer)
-  port!.postMessage({ ...message, out }, transfer)
-}
+const streams = new Map<number, { sealing: StreamSealing; slots: SharedSlots }>()
 
 port.on('message', (message: ToSealer) => {
   try {
     switch (message.type) {
       case 'open': {
         const sealing = new StreamSealing(Buffer.from(message.key), { hashPlaintext: true })
-        streams.set(message.id, sealing)
-        reply({ type: 'sealed', id: message.id, out: sealing.header() })
+        streams.set(message.id, { sealing, slots: message.slots })
+        port.postMessage({ type: 'opened', id: message.id, header: sealing.header() } satisfies FromSealer)
         return
       }
       case 'piece': {
-        const sealing = streams.get(message.id)
-        if (!sealing) return // aborted meanwhile
-        reply({ type: 'sealed', id: message.id, out: sealing.push(message.piece), spent: message.piece })
+        const stream = streams.get(message.id)
+        if (!stream) return // aborted meanwhile
+        const length = stream.sealing.pushInto(slotInput(stream.slots, message.slot, message.length), slotOutput(stream.slots, message.slot))
+        port.postMessage({ type: 'sealed', id: message.id, slot: message.slot, length } satisfies FromSealer)
         return
       }
       case 'end': {
-        const sealing = streams.get(message.id)
-        if (!sealing) return
+        const stream = streams.get(message.id)
+        if (!stream) return
         streams.delete(message.id)
-        const out = sealing.finish()
-        reply({ type: 'finished', id: message.id, out, sha256: sealing.sha256() })
+        const length = stream.sealing.finishInto(slotOutput(stream.slots, message.slot))
+        port.postMessage({ type: 'finished', id: message.id, slot: message.slot, length, sha256: stream.sealing.sha256() } satisfies FromSealer)
         return
       }
       case 'abort':
@@ -68,6 +54,6 @@ port.on('message', (message: ToSealer) => {
     }
   } catch (err) {
     streams.delete(message.id)
-    reply({ type: 'failed', id: message.id, message: err instanceof Error ? err.message : String(err) })
+    port.postMessage({ type: 'failed', id: message.id, message: err instanceof Error ? err.message : String(err) } satisfies FromSealer)
   }
 })

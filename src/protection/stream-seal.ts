@@ -4,8 +4,8 @@
  * last-chunk flag (the STREAM construction), so a truncated, reordered or spliced stream fails to open.
  *
  * `StreamSealing` is the encrypting side as a push machine, shared by the in-process path (envelope.ts) and the
- * sealing threads (sealing-worker.ts): pieces of any size in, whole sealed chunks out, one output buffer per
- * piece, no copy of a chunk that a piece holds whole. It can hash the plaintext as it goes, so a caller reads
+ * sealing threads (sealing-worker.ts): pieces of any size in, whole sealed chunks out, into one buffer per piece
+ * (the caller's, or a fresh one), no copy of a chunk that a piece holds whole. It can hash the plaintext as it goes, so a caller reads
  * each byte once.
  */
 import { createCipheriv, createHash, type Hash, randomBytes } from 'node:crypto'
@@ -46,11 +46,22 @@ export class StreamSealing {
 
   /** Seals what `piece` completes; the last chunk is held back until `finish`, so it is the one flagged last. */
   push(piece: Uint8Array): Buffer {
+    const out = Buffer.allocUnsafeSlow(this.sealedBytes(piece.byteLength))
+    this.pushInto(piece, out)
+    return out
+  }
+
+  /** Bytes that `push` of a piece of `length` bytes gives now. */
+  sealedBytes(length: number): number {
+    const total = this.#fill + length
+    return (total === 0 ? 0 : Math.floor((total - 1) / STREAM_CHUNK)) * (STREAM_CHUNK + STREAM_TAG)
+  }
+
+  /** `push` into memory of the caller's (at least `sealedBytes` long): the bytes written. */
+  pushInto(piece: Uint8Array, out: Uint8Array): number {
     this.#hash?.update(piece)
     // Chunks sealed now: every full chunk that has at least one more byte after it.
-    const total = this.#fill + piece.byteLength
-    const sealing = total === 0 ? 0 : Math.floor((total - 1) / STREAM_CHUNK)
-    const out = Buffer.allocUnsafeSlow(sealing * (STREAM_CHUNK + STREAM_TAG))
+    const sealing = this.sealedBytes(piece.byteLength) / (STREAM_CHUNK + STREAM_TAG)
     let at = 0
     let offset = 0
     for (let n = 0; n < sealing; n++) {
@@ -70,17 +81,23 @@ export class StreamSealing {
     const rest = piece.subarray(offset)
     this.#pending.set(rest, this.#fill)
     this.#fill += rest.byteLength
-    return out
+    return at
   }
 
   /** The final chunk (possibly empty), flagged as last. */
   finish(): Buffer {
+    const out = Buffer.allocUnsafeSlow(this.#fill + STREAM_TAG)
+    this.finishInto(out)
+    return out
+  }
+
+  /** `finish` into memory of the caller's (at least a chunk and a tag long): the bytes written. */
+  finishInto(out: Uint8Array): number {
     if (this.#finished) throw new Error('sealed stream already finished')
     this.#finished = true
-    const out = Buffer.allocUnsafeSlow(this.#fill + STREAM_TAG)
-    this.#seal(this.#pending.subarray(0, this.#fill), true, out, 0)
+    const at = this.#seal(this.#pending.subarray(0, this.#fill), true, out, 0)
     this.#digest = this.#hash?.digest('hex') ?? null
-    return out
+    return at
   }
 
   /** SHA-256 of the plaintext (with `hashPlaintext`), once finished. */
@@ -89,10 +106,15 @@ export class StreamSealing {
     return this.#digest
   }
 
-  #seal(plain: Uint8Array, last: boolean, out: Buffer, at: number): number {
+  #seal(plain: Uint8Array, last: boolean, out: Uint8Array, at: number): number {
     const cipher = createCipheriv('aes-256-gcm', this.#key, chunkNonce(this.#prefix, this.#counter++, last))
-    at += cipher.update(plain).copy(out, at)
-    at += cipher.final().copy(out, at)
-    return at + cipher.getAuthTag().copy(out, at)
+    at = put(cipher.update(plain), out, at)
+    at = put(cipher.final(), out, at)
+    return put(cipher.getAuthTag(), out, at)
   }
+}
+
+/** Buffer's copy is a plain memmove; `set` copies word by word when either side is shared memory (sealing-slots.ts). */
+function put(bytes: Buffer, out: Uint8Array, at: number): number {
+  return at + bytes.copy(out, at)
 }

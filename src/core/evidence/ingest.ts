@@ -31,6 +31,7 @@ export interface IngestDeps {
 }
 
 export interface IngestInput {
+  /** The bytes. A source may reuse a piece's memory once the next piece is asked for: ingest never holds one. */
   body: AsyncIterable<Uint8Array>
   /** The hash the caller (or a registered capture record) says the bytes have: anything else is refused. */
   expectedSha256?: Sha256 | null
