@@ -13,6 +13,7 @@ import { up as mediaHashes } from './migrations/0010-media-hashes.ts'
 import { up as mediaItems } from './migrations/0012-media-items.ts'
 import { up as devicesCaptures } from './migrations/0011-devices-captures.ts'
 import { up as uploads } from './migrations/0014-uploads.ts'
+import { up as custodyNodesClustered } from './migrations/0015-custody-nodes-clustered.ts'
 import { up as observationReportFields } from './migrations/0013-observation-report-fields.ts'
 
 /**
@@ -132,6 +133,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0011_devices_captures': { up: (db: Kysely<any>) => devicesCaptures(db) },
     '0013_observation_report_fields': { up: (db: Kysely<any>) => observationReportFields(db) },
     '0014_uploads': { up: (db: Kysely<any>) => uploads(db) },
+    '0015_custody_nodes_clustered': { up: (db: Kysely<any>) => custodyNodesClustered(db, dialect) },
   }
 }
 

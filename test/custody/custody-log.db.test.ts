@@ -4,6 +4,7 @@
  * exactly one index, a rolled-back append leaves no trace, and the log key is made once and kept sealed.
  */
 import { join } from 'node:path'
+import { sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { appendCustodyEvent, appendCustodyEvents, consistencyProof, inclusionProof, rootAt } from '../../src/core/custody/custody-log.ts'
 import { encodeCustodyEvent } from '../../src/core/custody/custody-event.ts'
@@ -11,7 +12,9 @@ import { leafHash } from '../../src/core/custody/merkle.ts'
 import { signCheckpoint } from '../../src/core/custody/sign-checkpoint.ts'
 import { verifyConsistency, verifyInclusion } from '../../src/core/custody/verify.ts'
 import { verifierKey } from '../../src/core/custody/checkpoint.ts'
+import { connectDatabase } from '../../src/db/database.ts'
 import type { DialectAdapter } from '../../src/db/dialect/dialect-adapter.ts'
+import { migrateTo, migrateToLatest } from '../../src/db/migrations.ts'
 import { makeStore } from '../../src/db/store.ts'
 import { Envelope } from '../../src/protection/envelope.ts'
 import { Keyring } from '../../src/protection/keyring.ts'
@@ -105,3 +108,32 @@ forEachDialect('custody log', (dialect) => {
     })
   })
 })
+
+describe('migration 0015 (SQLite: custody_nodes clustered on its key)', () => {
+  it('keeps every node of a log written before it, so roots and proofs stay the same', async () => {
+    const db = connectDatabase({ dataDir: tmpDir('louder-custody-0015-'), databaseUrl: null })
+    try {
+      await migrateTo(db.kysely, db.name, '0014_uploads')
+      const store = makeStore(db)
+      await store.transaction((repos) => appendCustodyEvents(repos, Array.from({ length: 45 }, (_, n) => sampleEvent(n))))
+      const before = { root: await rootAt(store.repos, 45), proof: await inclusionProof(store.repos, 17, 45), nodes: await countNodes(db) }
+      await migrateToLatest(db.kysely, db.name)
+      const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where name = 'custody_nodes'`.execute(db.kysely)
+      expect(rows[0]?.sql).toMatch(/without rowid/i)
+      expect(await countNodes(db)).toBe(before.nodes)
+      expect((await rootAt(store.repos, 45)).equals(before.root)).toBe(true)
+      expect((await inclusionProof(store.repos, 17, 45)).hashes).toEqual(before.proof.hashes)
+      // Appends go on where they stopped, into the rebuilt table.
+      await store.transaction((repos) => appendCustodyEvents(repos, Array.from({ length: 19 }, (_, j) => sampleEvent(45 + j))))
+      const leaves = Array.from({ length: 64 }, (_, n) => leafOf(n))
+      expect((await rootAt(store.repos, 64)).equals(refRoot(leaves))).toBe(true)
+    } finally {
+      await db.close()
+    }
+  })
+})
+
+async function countNodes(db: DialectAdapter): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select count(*) as n from custody_nodes`.execute(db.kysely)
+  return Number(rows[0]!.n)
+}

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely'
+import { CompiledQuery, type Kysely, sql } from 'kysely'
 import type { CustodyEntry, CustodyLogRepository, StoredCheckpoint, StoredNode } from '../../core/custody/custody-log-repository.ts'
 import { type NodeKey, nodeKeyId } from '../../core/custody/subtrees.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
@@ -14,10 +14,16 @@ const hex = (b: Buffer) => b.toString('hex')
 const bytes = (h: string) => Buffer.from(h, 'hex')
 
 export function custodyLogRepository(db: Kysely<Database>, dialect: DialectName): CustodyLogRepository {
+  // The size and the proof reads are compiled SQL, not the query builder: a proof is a few dozen primary-key
+  // lookups, and building them took as long as running them; what the builder allocates also set off
+  // garbage collections that showed in the proofs' p99 (bench/README.md, `locker`).
+  const sizeQuery = CompiledQuery.raw('select max(idx) as last from custody_events', [])
   const size = async (): Promise<number> => {
-    const row = await db.selectFrom('custody_events').select((eb) => eb.fn.max('idx').as('last')).executeTakeFirst()
-    return row?.last === null || row?.last === undefined ? 0 : Number(row.last) + 1
+    const { rows } = await db.executeQuery<{ last: number | string | null }>(sizeQuery)
+    const last = rows[0]?.last
+    return last === null || last === undefined ? 0 : Number(last) + 1
   }
+  const placeholder = dialect === 'postgres' ? (n: number) => `$${n}` : () => '?'
   const checkpoint = (r: Database['custody_checkpoints']): StoredCheckpoint => ({ size: Number(r.size), root: bytes(r.root), note: r.note, createdAt: Number(r.created_at) })
 
   return {
@@ -38,20 +44,18 @@ export function custodyLogRepository(db: Kysely<Database>, dialect: DialectName)
     async hashes(keys: readonly NodeKey[]) {
       const found = new Map<string, Buffer>()
       const unique = [...new Map(keys.map((k) => [nodeKeyId(k), k])).values()]
-      const leaves = unique.filter((k) => k.level === 0)
-      const inner = unique.filter((k) => k.level > 0)
-      // Raw SQL: a proof's reads are a few dozen primary-key lookups, and building them through the query
-      // builder took as long as running them (bench/README.md, `locker`).
-      if (leaves.length) {
-        const { rows } = await sql<{ idx: number; leaf_hash: string }>`select idx, leaf_hash from custody_events where idx in (${sql.join(leaves.map((k) => k.index))})`.execute(db)
-        for (const r of rows) found.set(nodeKeyId({ level: 0, index: Number(r.idx) }), bytes(r.leaf_hash))
-      }
-      if (inner.length) {
-        // Each (level, idx) term is a primary-key lookup on both databases (SQLite's OR optimisation, PostgreSQL's BitmapOr).
-        const terms = sql.join(inner.map((k) => sql`(level = ${k.level} and idx = ${k.index})`), sql` or `)
-        const { rows } = await sql<{ level: number; idx: number; hash: string }>`select level, idx, hash from custody_nodes where ${terms}`.execute(db)
-        for (const r of rows) found.set(nodeKeyId({ level: Number(r.level), index: Number(r.idx) }), bytes(r.hash))
-      }
+      if (unique.length === 0) return found
+      // One statement: leaves from custody_events, inner nodes from custody_nodes, each term a primary-key
+      // lookup on both databases (SQLite's OR optimisation, PostgreSQL's BitmapOr).
+      const params: number[] = []
+      const param = (value: number) => placeholder(params.push(value))
+      const leaves = unique.filter((k) => k.level === 0).map((k) => param(k.index))
+      const inner = unique.filter((k) => k.level > 0).map((k) => `(level = ${param(k.level)} and idx = ${param(k.index)})`)
+      const parts: string[] = []
+      if (leaves.length) parts.push(`select 0 as level, idx, leaf_hash as hash from custody_events where idx in (${leaves.join(', ')})`)
+      if (inner.length) parts.push(`select level, idx, hash from custody_nodes where ${inner.join(' or ')}`)
+      const { rows } = await db.executeQuery<{ level: number | string; idx: number | string; hash: string }>(CompiledQuery.raw(parts.join(' union all '), params))
+      for (const r of rows) found.set(nodeKeyId({ level: Number(r.level), index: Number(r.idx) }), bytes(r.hash))
       return found
     },
 
