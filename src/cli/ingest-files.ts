@@ -13,8 +13,24 @@ import { CLI_ACTOR, cliAuditEntry } from './cli-audit.ts'
 import { configFrom } from './config-options.ts'
 import { fileErrorReason } from './file-error.ts'
 
-/** Files sealed at once (see below). */
+/** Files sealed at once: the sealing threads' number on most machines, so one file's reads, writes and fsyncs overlap the other's hashing and encryption. */
 export const INGEST_CONCURRENCY = 2
+
+/**
+ * Runs `seal` over `files`, INGEST_CONCURRENCY at a time, largest first, so that the sealing threads finish
+ * together: in the order given, a large file that came last was sealed on one thread while the other idled.
+ * `size` is null for a file that cannot be stat'ed (`seal` reports it).
+ */
+export async function sealLargestFirst(files: readonly string[], seal: (file: string, n: number, size: number | null) => Promise<void>): Promise<void> {
+  const sizes = await Promise.all(files.map((file) => stat(file).then((s) => s.size, () => null)))
+  const order = files.map((_, n) => n).sort((a, b) => (sizes[b] ?? -1) - (sizes[a] ?? -1) || a - b)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(INGEST_CONCURRENCY, files.length) }, async () => {
+      for (let at = next++; at < order.length; at = next++) await seal(files[order[at]!]!, order[at]!, sizes[order[at]!]!)
+    }),
+  )
+}
 
 interface IngestOptions {
   incident?: string
@@ -25,7 +41,7 @@ interface IngestOptions {
 export async function ingestCommand(files: string[], opts: IngestOptions & Record<string, unknown>): Promise<void> {
   if (!!opts.record !== !!opts.sig) throw new Error('--record and --sig go together')
   if (opts.record && files.length !== 1) throw new Error('--record describes one file: ingest it on its own')
-  const ctx = await createAppContext(configFrom(opts), createLogger({ level: 'warn' }))
+  const ctx = await createAppContext(configFrom(opts), createLogger({ level: 'warn' }), { warmSealing: true })
   const deps = ctx.ingest
   let failed = false
   try {
@@ -39,18 +55,16 @@ export async function ingestCommand(files: string[], opts: IngestOptions & Recor
       expected = { sha256: receipt.sha256, byteLength: capture?.byteLength ?? -1 }
       process.stderr.write(`capture record logged at index ${receipt.logIndex} for ${receipt.sha256}\n`)
     }
-    // Two files at a time (the sealing threads' number on most machines): one file's reads, writes and fsync
-    // overlap the other's hashing and encryption. Lines go out in the order the files were named.
+    // Lines go out in the order the files were named, whatever order they are sealed in.
     const lines: (string | null)[] = files.map(() => null)
     let printed = 0
     const settle = (n: number, line: string) => {
       lines[n] = line
       while (printed < files.length && lines[printed] !== null) process.stdout.write(lines[printed++]!)
     }
-    let next = 0
-    const sealOne = async (n: number, file: string) => {
+    await sealLargestFirst(files, async (file, n, size) => {
       try {
-        const size = (await stat(file)).size
+        if (size === null) await stat(file) // says why: missing, unreadable
         process.stderr.write(`[${n + 1}/${files.length}] sealing ${file} (${size} bytes)\n`)
         const result = await ingestMedia(
           deps,
@@ -66,12 +80,7 @@ export async function ingestCommand(files: string[], opts: IngestOptions & Recor
         process.stderr.write(`louder: ${file}: ${fileErrorReason(err)}\n`)
         settle(n, '')
       }
-    }
-    await Promise.all(
-      Array.from({ length: Math.min(INGEST_CONCURRENCY, files.length) }, async () => {
-        for (let n = next++; n < files.length; n = next++) await sealOne(n, files[n]!)
-      }),
-    )
+    })
   } finally {
     await ctx.close()
   }

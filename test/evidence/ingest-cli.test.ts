@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createAppContext } from '../../src/app-context.ts'
+import { INGEST_CONCURRENCY, sealLargestFirst } from '../../src/cli/ingest-files.ts'
 import { buildConfig } from '../../src/config/build-config.ts'
 import { systemActor } from '../../src/core/access/actor.ts'
 import { approveDevice, requestDevice } from '../../src/core/evidence/device.service.ts'
@@ -56,5 +57,29 @@ describe('louder ingest', () => {
     const mismatch = await runLouder(['ingest', '--data', dataDir, photos[0]!.path, '--record', join(dataDir, 'other.json'), '--sig', other.signature])
     expect(mismatch.code).toBe(1)
     expect(mismatch.stderr).toMatch(/not the declared/)
+  })
+})
+
+describe('sealLargestFirst', () => {
+  it('starts the largest files first, two at a time, and a file it cannot stat last', async () => {
+    const dir = tmpDir('louder-largest-first-')
+    const files = [10, 3000, 0, 700].map((size, n) => {
+      const path = join(dir, `f${n}`)
+      writeFileSync(path, Buffer.alloc(size))
+      return path
+    })
+    files.push(join(dir, 'missing'))
+    const started: string[] = []
+    let running = 0
+    let most = 0
+    await sealLargestFirst(files, async (file, n, size) => {
+      expect(files[n]).toBe(file)
+      started.push(`${n}:${size}`)
+      most = Math.max(most, ++running)
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      running--
+    })
+    expect(started).toEqual(['1:3000', '3:700', '0:10', '2:0', '4:null'])
+    expect(most).toBe(INGEST_CONCURRENCY)
   })
 })
