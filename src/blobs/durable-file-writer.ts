@@ -11,7 +11,7 @@
  * again.
  */
 import { constants } from 'node:fs'
-import { type FileHandle, open } from 'node:fs/promises'
+import { type FileHandle, open, rm } from 'node:fs/promises'
 
 /** Alignment for direct I/O: a page, which covers every logical block size Linux disks report. */
 const ALIGN = 4096
@@ -29,10 +29,16 @@ const SLAB_BUFFERS = 8
 class AlignedBuffers {
   readonly #free: Buffer[] = []
 
-  take(): Buffer {
+  /** A page-aligned buffer, or null where the process may not map a WebAssembly memory (a virtual-memory limit: each reserves its guard regions). */
+  take(): Buffer | null {
     if (this.#free.length === 0) {
       const pages = Math.ceil((STAGING_BYTES * SLAB_BUFFERS) / 65536)
-      const slab = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
+      let slab: ArrayBuffer
+      try {
+        slab = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
+      } catch {
+        return null
+      }
       for (let i = 0; i < SLAB_BUFFERS; i++) this.#free.push(Buffer.from(slab, i * STAGING_BYTES, STAGING_BYTES))
     }
     return this.#free.pop()!
@@ -65,19 +71,38 @@ export interface DurableFileWriter {
 /** Creates `path` (which must not exist) for writing with `mode`. */
 export async function createDurableFile(path: string, mode: number, direct: DirectIo): Promise<DurableFileWriter> {
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL
-  let handle: FileHandle | null = null
-  let isDirect = false
-  if (direct.usable !== false && constants.O_DIRECT !== undefined) {
+  // Staging first: without aligned memory there is no direct I/O, and nothing is opened yet to clean up.
+  let staging = aligned.take()
+  let spare = staging ? aligned.take() : null
+  const pooled = staging !== null && spare !== null
+  if (!staging || !spare) {
+    if (staging) aligned.giveBack(staging)
+    staging = Buffer.allocUnsafeSlow(STAGING_BYTES)
+    spare = Buffer.allocUnsafeSlow(STAGING_BYTES)
+    direct.usable = false
+  } else if (direct.usable !== false && constants.O_DIRECT !== undefined) {
     try {
-      handle = await open(path, flags | constants.O_DIRECT, mode)
-      isDirect = true
+      return new Writer(path, await open(path, flags | constants.O_DIRECT, mode), true, direct, staging, spare, true)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') {
+        aligned.giveBack(staging)
+        aligned.giveBack(spare)
+        throw err
+      }
+      // Refused for O_DIRECT after the file was made (Linux creates it first): it is ours to remove.
       direct.usable = false
+      await rm(path, { force: true })
     }
   }
-  handle ??= await open(path, flags, mode)
-  return new Writer(path, handle, isDirect, direct)
+  try {
+    return new Writer(path, await open(path, flags, mode), false, direct, staging, spare, pooled)
+  } catch (err) {
+    if (pooled) {
+      aligned.giveBack(staging)
+      aligned.giveBack(spare)
+    }
+    throw err
+  }
 }
 
 class Writer implements DurableFileWriter {
@@ -85,18 +110,22 @@ class Writer implements DurableFileWriter {
   #handle: FileHandle
   #direct: boolean
   readonly #directIo: DirectIo
-  #staging: Buffer | null = aligned.take()
-  #spare: Buffer | null = aligned.take()
+  #staging: Buffer | null
+  #spare: Buffer | null
+  readonly #pooled: boolean
   #fill = 0
   /** File offset of the staging buffer's first byte. */
   #offset = 0
   #writing: Promise<void> = Promise.resolve()
 
-  constructor(path: string, handle: FileHandle, direct: boolean, directIo: DirectIo) {
+  constructor(path: string, handle: FileHandle, direct: boolean, directIo: DirectIo, staging: Buffer, spare: Buffer, pooled: boolean) {
     this.#path = path
     this.#handle = handle
     this.#direct = direct
     this.#directIo = directIo
+    this.#staging = staging
+    this.#spare = spare
+    this.#pooled = pooled
   }
 
   async write(piece: Uint8Array): Promise<void> {
@@ -177,8 +206,11 @@ class Writer implements DurableFileWriter {
 
   async #close(): Promise<void> {
     if (!this.#staging || !this.#spare) return // closed already (a failed finish, then abort)
-    aligned.giveBack(this.#staging)
-    aligned.giveBack(this.#spare)
+    // Plain buffers (no aligned memory on this host) are left to the garbage collector.
+    if (this.#pooled) {
+      aligned.giveBack(this.#staging)
+      aligned.giveBack(this.#spare)
+    }
     this.#staging = this.#spare = null
     await this.#handle.close()
   }

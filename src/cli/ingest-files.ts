@@ -19,17 +19,27 @@ export const INGEST_CONCURRENCY = 2
 /**
  * Runs `seal` over `files`, INGEST_CONCURRENCY at a time, largest first, so that the sealing threads finish
  * together: in the order given, a large file that came last was sealed on one thread while the other idled.
- * `size` is null for a file that cannot be stat'ed (`seal` reports it).
+ * Files of one size are sealed one after the other: copies of the same bytes sealed at once would both be
+ * written before either is recorded, leaving a second sealed copy behind. `size` is null for a file that
+ * cannot be stat'ed (`seal` reports it). Every file is tried; the first failure is thrown at the end.
  */
 export async function sealLargestFirst(files: readonly string[], seal: (file: string, n: number, size: number | null) => Promise<void>): Promise<void> {
   const sizes = await Promise.all(files.map((file) => stat(file).then((s) => s.size, () => null)))
   const order = files.map((_, n) => n).sort((a, b) => (sizes[b] ?? -1) - (sizes[a] ?? -1) || a - b)
+  const groups: number[][] = []
+  for (const n of order) {
+    const last = groups.at(-1)
+    if (last && sizes[n] !== null && sizes[last[0]!] === sizes[n]) last.push(n)
+    else groups.push([n])
+  }
   let next = 0
-  await Promise.all(
+  const lanes = await Promise.allSettled(
     Array.from({ length: Math.min(INGEST_CONCURRENCY, files.length) }, async () => {
-      for (let at = next++; at < order.length; at = next++) await seal(files[order[at]!]!, order[at]!, sizes[order[at]!]!)
+      for (let group = groups[next++]; group; group = groups[next++]) for (const n of group) await seal(files[n]!, n, sizes[n]!)
     }),
   )
+  const failed = lanes.find((lane) => lane.status === 'rejected')
+  if (failed) throw failed.reason
 }
 
 interface IngestOptions {

@@ -30,7 +30,8 @@ port.on('message', (message: ToSealer) => {
       case 'open': {
         const sealing = new StreamSealing(Buffer.from(message.key), { hashPlaintext: true })
         streams.set(message.id, { sealing, slots: message.slots })
-        port.postMessage({ type: 'opened', id: message.id, header: sealing.header() } satisfies FromSealer)
+        // A copy of its own: the header is a slice of the thread's shared small-buffer pool, which holds other streams' keys.
+        port.postMessage({ type: 'opened', id: message.id, header: new Uint8Array(sealing.header()) } satisfies FromSealer)
         return
       }
       case 'piece': {

@@ -116,5 +116,7 @@ export class StreamSealing {
 
 /** Buffer's copy is a plain memmove; `set` copies word by word when either side is shared memory (sealing-slots.ts). */
 function put(bytes: Buffer, out: Uint8Array, at: number): number {
-  return at + bytes.copy(out, at)
+  const copied = bytes.copy(out, at)
+  if (copied !== bytes.byteLength) throw new RangeError(`sealed output does not fit: ${bytes.byteLength} bytes at ${at} of ${out.byteLength}`)
+  return at + copied
 }

@@ -61,25 +61,46 @@ describe('louder ingest', () => {
 })
 
 describe('sealLargestFirst', () => {
-  it('starts the largest files first, two at a time, and a file it cannot stat last', async () => {
+  it('starts the largest files first, two at a time, files of one size one after the other, and a file it cannot stat last', async () => {
     const dir = tmpDir('louder-largest-first-')
-    const files = [10, 3000, 0, 700].map((size, n) => {
+    const files = [10, 3000, 0, 700, 3000].map((size, n) => {
       const path = join(dir, `f${n}`)
       writeFileSync(path, Buffer.alloc(size))
       return path
     })
     files.push(join(dir, 'missing'))
     const started: string[] = []
-    let running = 0
+    const running = new Set<number>()
     let most = 0
     await sealLargestFirst(files, async (file, n, size) => {
       expect(files[n]).toBe(file)
+      // Two copies of the same bytes are never sealed at once (both would be written before either is recorded).
+      if (size === 3000) expect([...running].some((m) => m === 1 || m === 4)).toBe(false)
       started.push(`${n}:${size}`)
-      most = Math.max(most, ++running)
+      running.add(n)
+      most = Math.max(most, running.size)
       await new Promise((resolve) => setTimeout(resolve, 5))
-      running--
+      running.delete(n)
     })
-    expect(started).toEqual(['1:3000', '3:700', '0:10', '2:0', '4:null'])
+    expect(started.slice(0, 2)).toEqual(['1:3000', '3:700'])
+    expect(started.sort()).toEqual(['0:10', '1:3000', '2:0', '3:700', '4:3000', '5:null'])
     expect(most).toBe(INGEST_CONCURRENCY)
+  })
+
+  it('tries every file when one fails, then throws the first failure', async () => {
+    const dir = tmpDir('louder-largest-first-')
+    const files = [1, 2, 3].map((size, n) => {
+      const path = join(dir, `g${n}`)
+      writeFileSync(path, Buffer.alloc(size))
+      return path
+    })
+    const tried: number[] = []
+    await expect(
+      sealLargestFirst(files, async (_file, n) => {
+        tried.push(n)
+        if (n === 2) throw new Error('disk full')
+      }),
+    ).rejects.toThrow('disk full')
+    expect(tried.sort()).toEqual([0, 1, 2])
   })
 })
