@@ -12,6 +12,7 @@
  */
 import { constants } from 'node:fs'
 import { type FileHandle, open, rm } from 'node:fs/promises'
+import { copyBytes } from '../core/copy-bytes.ts'
 
 /** Alignment for direct I/O: a page, which covers every logical block size Linux disks report. */
 const ALIGN = 4096
@@ -129,12 +130,11 @@ class Writer implements DurableFileWriter {
   }
 
   async write(piece: Uint8Array): Promise<void> {
-    // Buffer's copy is a plain memmove; `set` copies word by word when either side is shared memory.
-    const source = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength)
     let at = 0
     while (at < piece.byteLength) {
       const take = Math.min(piece.byteLength - at, STAGING_BYTES - this.#fill)
-      source.copy(this.#buffers()[0], this.#fill, at, at + take)
+      // Pieces are often views of shared memory (the sealing threads'), which `set` copies word by word.
+      copyBytes(piece.subarray(at, at + take), this.#buffers()[0], this.#fill)
       this.#fill += take
       at += take
       if (this.#fill === STAGING_BYTES) await this.#flushFull()

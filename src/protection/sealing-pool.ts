@@ -11,6 +11,7 @@
  */
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
+import { copyBytes } from '../core/copy-bytes.ts'
 import { newSlots, type SharedSlots, slotInput, slotOutput } from './sealing-slots.ts'
 import type { FromSealer, ToSealer } from './sealing-worker.ts'
 
@@ -204,8 +205,7 @@ export class SealingPool {
             if (free.length === 0) yield* oldest()
             const length = Math.min(slots.inputBytes, piece.byteLength - at)
             const slot = free.shift()!
-            // Buffer's copy is a plain memmove; `set` into shared memory copies word by word.
-            Buffer.from(piece.buffer, piece.byteOffset + at, length).copy(slotInput(slots, slot))
+            copyBytes(piece.subarray(at, at + length), slotInput(slots, slot))
             ask({ type: 'piece', id, slot, length })
           }
         }

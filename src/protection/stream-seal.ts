@@ -9,6 +9,7 @@
  * each byte once.
  */
 import { createCipheriv, createHash, type Hash, randomBytes } from 'node:crypto'
+import { copyBytes } from '../core/copy-bytes.ts'
 
 export const STREAM_MAGIC = Buffer.from('LSB1')
 export const STREAM_PREFIX_BYTES = 7
@@ -71,7 +72,7 @@ export class StreamSealing {
         offset += STREAM_CHUNK
       } else {
         const take = STREAM_CHUNK - this.#fill
-        this.#pending.set(piece.subarray(offset, offset + take), this.#fill)
+        copyBytes(piece.subarray(offset, offset + take), this.#pending, this.#fill)
         offset += take
         plain = this.#pending
         this.#fill = 0
@@ -79,7 +80,7 @@ export class StreamSealing {
       at = this.#seal(plain, false, out, at)
     }
     const rest = piece.subarray(offset)
-    this.#pending.set(rest, this.#fill)
+    copyBytes(rest, this.#pending, this.#fill)
     this.#fill += rest.byteLength
     return at
   }
@@ -108,15 +109,8 @@ export class StreamSealing {
 
   #seal(plain: Uint8Array, last: boolean, out: Uint8Array, at: number): number {
     const cipher = createCipheriv('aes-256-gcm', this.#key, chunkNonce(this.#prefix, this.#counter++, last))
-    at = put(cipher.update(plain), out, at)
-    at = put(cipher.final(), out, at)
-    return put(cipher.getAuthTag(), out, at)
+    at = copyBytes(cipher.update(plain), out, at)
+    at = copyBytes(cipher.final(), out, at)
+    return copyBytes(cipher.getAuthTag(), out, at)
   }
-}
-
-/** Buffer's copy is a plain memmove; `set` copies word by word when either side is shared memory (sealing-slots.ts). */
-function put(bytes: Buffer, out: Uint8Array, at: number): number {
-  const copied = bytes.copy(out, at)
-  if (copied !== bytes.byteLength) throw new RangeError(`sealed output does not fit: ${bytes.byteLength} bytes at ${at} of ${out.byteLength}`)
-  return at + copied
 }
