@@ -131,6 +131,13 @@ export async function makeFsBlobStore(root: string, options: { sweepTemp?: boole
       return { size }
     },
 
+    async removeNamed(name) {
+      const path = pathOf(name, true)
+      if (!(await exists(path))) return
+      await rm(path, { force: true })
+      await fsyncDir(dirOf(name, true))
+    },
+
     async get(key, range?: ByteRange) {
       const path = await locate(key)
       if (!path) throw new BlobNotFoundError(key)

@@ -222,5 +222,22 @@ export function blobStoreContract(name: string, make: () => Promise<BlobStoreFix
       for (const key of HOSTILE_KEYS) await expect(store.putNamed(key, pieces(Buffer.from('x'))), key).rejects.toThrow()
       expect(await fixture.residue()).toEqual([])
     })
+
+    it('removes a named blob, and only a named one: a blob named by its hash stays, a name not stored is no error', async () => {
+      const name = sha256(Buffer.from('a copy that lost a race'))
+      await store.putNamed(name, pieces(randomBytes(70_000)))
+      const content = randomBytes(3_000)
+      await store.put(sha256(content), pieces(content))
+      await store.removeNamed(name)
+      expect(await store.has(name)).toBe(false)
+      const named: string[] = []
+      for await (const key of store.listNamed()) named.push(key)
+      expect(named).not.toContain(name)
+      await store.removeNamed(name)
+      await store.removeNamed(sha256(content))
+      expect((await readAll(await store.get(sha256(content)))).equals(content)).toBe(true)
+      for (const key of HOSTILE_KEYS) await expect(store.removeNamed(key), key).rejects.toThrow()
+      expect(await fixture.residue()).toEqual([])
+    })
   })
 }

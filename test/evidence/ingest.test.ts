@@ -139,10 +139,18 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect((await upload(bytes, api.token.researcher, { 'x-content-sha256': 'NOT-HEX' })).statusCode).toBe(400)
     })
 
-    it('stores the same bytes once when many ingests of them race, with one custody event', async () => {
+    it('stores the same bytes once when many ingests of them race, with one custody event, and keeps no other sealed copy', async () => {
       const bytes = Buffer.from(`raced evidence ${dialect} ${Date.now()} ${'x'.repeat(200_000)}`)
+      const namedBefore = await countNamed()
+      const keysBefore = await db().selectFrom('data_keys').select('id').execute()
       const results = await Promise.all(Array.from({ length: 8 }, () => ingestMedia(deps(), CLI, { body: pieces(bytes, 30_000) })))
       expect(results.filter((r) => r.status === 'new')).toHaveLength(1)
+      // Whether a loser saw the winner before naming its copy or after, its copy is gone and its key destroyed.
+      expect(await countNamed()).toBe(namedBefore + 1)
+      const known = new Set(keysBefore.map((k) => k.id))
+      const reserved = (await db().selectFrom('data_keys').select(['id', 'destroyed_at']).execute()).filter((k) => !known.has(k.id))
+      expect(reserved).toHaveLength(8)
+      expect(reserved.filter((k) => k.destroyed_at === null).map((k) => k.id)).toEqual([results[0]!.item.dataKeyId])
       expect(new Set(results.map((r) => r.item.blobKey)).size).toBe(1)
       expect(await receivedEvents(sha256(bytes))).toHaveLength(1)
       const rows = await db().selectFrom('media_items').select('sha256').where('sha256', '=', sha256(bytes)).execute()
@@ -184,6 +192,12 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     async function countBlobs(): Promise<number> {
       let n = 0
       for await (const _ of api.ctx.blobs.list()) n++
+      return n
+    }
+
+    async function countNamed(): Promise<number> {
+      let n = 0
+      for await (const _ of api.ctx.blobs.listNamed()) n++
       return n
     }
   })

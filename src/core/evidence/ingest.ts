@@ -100,7 +100,11 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
       if (held) throw new AlreadyHeld(held)
     })
   } catch (err) {
-    if (err instanceof AlreadyHeld) return { item: err.item, status: 'existing' }
+    if (err instanceof AlreadyHeld) {
+      // Nothing was named; the key reserved for these bytes sealed nothing that is kept.
+      await deps.sealer.destroyDataKey(dataKeyId)
+      return { item: err.item, status: 'existing' }
+    }
     throw err
   }
 
@@ -130,8 +134,9 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
     derivation: derivative?.record ?? null,
   }
 
+  let result: IngestResult
   try {
-    return await deps.store.transaction(async (repos) => {
+    result = await deps.store.transaction(async (repos) => {
       // On SQLite the write lock is held already (BEGIN IMMEDIATE), so this read settles a race; on PostgreSQL
       // the loser of a race gets past it and meets the primary key below instead.
       const held = await repos.mediaItems.bySha256(item.sha256)
@@ -149,8 +154,21 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
     // Another ingest of the same bytes committed first: theirs is the item, and the one event.
     const held = await deps.store.repos.mediaItems.bySha256(item.sha256)
     if (!held) throw err
-    return { item: held, status: 'existing' }
+    result = { item: held, status: 'existing' }
   }
+  if (result.status === 'existing') await discardCopy(deps, blobKey, dataKeyId)
+  return result
+}
+
+/**
+ * Another ingest of the same bytes won the race after this one had sealed and named its copy: nothing records
+ * that copy. Its key is destroyed first, so a copy that outlives a failed removal (or a backup taken meanwhile)
+ * is unreadable, and then the blob goes. A crash between naming the copy and here leaves both behind, the copy
+ * readable with its key: a sweep for named blobs that no item records would find them.
+ */
+async function discardCopy(deps: IngestDeps, blobKey: string, dataKeyId: string): Promise<void> {
+  await deps.sealer.destroyDataKey(dataKeyId)
+  await deps.blobs.removeNamed(blobKey)
 }
 
 /**

@@ -69,6 +69,8 @@ export interface MediaItemRepository {
  */
 export interface StreamSealer {
   reserveDataKey(): Promise<string>
+  /** Crypto-shreds a data key: what it sealed can never be opened again (a copy nothing records). */
+  destroyDataKey(dataKeyId: string): Promise<void>
   encryptStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>
   /** Encrypts like `encryptStream` and hashes the plaintext on the way: one pass over the bytes, off the event loop where the adapter can. */
   sealStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): SealedStream

@@ -27,6 +27,11 @@ export interface BlobStore {
    * name already taken is refused (BlobExistsError) and nothing is overwritten.
    */
   putNamed(name: Sha256, body: AsyncIterable<Uint8Array>, check?: () => void | Promise<void>): Promise<{ size: number }>
+  /**
+   * Removes a named blob, durably: a sealed copy that nothing records (the loser of two ingests of the same
+   * bytes). Blobs named by their hash cannot be removed this way; a name not stored is no error.
+   */
+  removeNamed(name: Sha256): Promise<void>
   get(key: Sha256, range?: ByteRange): Promise<AsyncIterable<Uint8Array>>
   has(key: Sha256): Promise<boolean>
   size(key: Sha256): Promise<number | null>
