@@ -17,6 +17,7 @@ import { join } from 'node:path'
 import { createAppContext } from '../src/app-context.ts'
 import { readFilePieces } from '../src/blobs/file-pieces.ts'
 import { INGEST_CONCURRENCY, sealLargestFirst } from '../src/cli/ingest-files.ts'
+import { tuneForBulkSealing } from '../src/protection/sealing-pool.ts'
 import { buildConfig } from '../src/config/build-config.ts'
 import { systemActor } from '../src/core/access/actor.ts'
 import { ingestMedia } from '../src/core/evidence/ingest.ts'
@@ -61,6 +62,8 @@ function openssl(files: string[]): number {
 
 async function ours(files: string[]): Promise<number> {
   const dataDir = await mkdtemp(join(tmpdir(), 'louder-bench-ingest-'))
+  // As `louder ingest` starts: V8 tuned for bulk sealing, the sealing threads started.
+  tuneForBulkSealing()
   const ctx = await createAppContext(buildConfig({ dataDir }), createLogger({ level: 'warn' }), { warmSealing: true })
   const deps = ctx.ingest
   const actor = systemActor('bench')

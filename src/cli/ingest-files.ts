@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createAppContext } from '../app-context.ts'
 import { readFilePieces } from '../blobs/file-pieces.ts'
+import { tuneForBulkSealing } from '../protection/sealing-pool.ts'
 import { captureFor, registerCapture, reserveCaptureSealing } from '../core/evidence/capture.service.ts'
 import { ingestMedia } from '../core/evidence/ingest.ts'
 import { createLogger } from '../log.ts'
@@ -20,7 +21,7 @@ export const INGEST_CONCURRENCY = 2
  * Runs `seal` over `files`, INGEST_CONCURRENCY at a time, largest first, so that the sealing threads finish
  * together: in the order given, a large file that came last was sealed on one thread while the other idled.
  * Files of one size are sealed one after the other: copies of the same bytes sealed at once would both be
- * written before either is recorded, leaving a second sealed copy behind. `size` is null for a file that
+ * sealed and written, one of them for nothing (ingest then destroys it). `size` is null for a file that
  * cannot be stat'ed (`seal` reports it). Every file is tried; the first failure is thrown at the end.
  */
 export async function sealLargestFirst(files: readonly string[], seal: (file: string, n: number, size: number | null) => Promise<void>): Promise<void> {
@@ -51,6 +52,7 @@ interface IngestOptions {
 export async function ingestCommand(files: string[], opts: IngestOptions & Record<string, unknown>): Promise<void> {
   if (!!opts.record !== !!opts.sig) throw new Error('--record and --sig go together')
   if (opts.record && files.length !== 1) throw new Error('--record describes one file: ingest it on its own')
+  tuneForBulkSealing()
   const ctx = await createAppContext(configFrom(opts), createLogger({ level: 'warn' }), { warmSealing: true })
   const deps = ctx.ingest
   let failed = false

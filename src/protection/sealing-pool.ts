@@ -15,12 +15,18 @@ import { copyBytes } from '../core/copy-bytes.ts'
 import { newSlots, type SharedSlots, slotInput, slotOutput } from './sealing-slots.ts'
 import type { FromSealer, ToSealer } from './sealing-worker.ts'
 
-// A thread allocates a fresh buffer for every 64 KiB chunk it encrypts (node:crypto has no way to encrypt into
-// memory of ours). By default V8 starts a full collection every 64 MB of such memory, whatever the heap's size:
-// sealing 2 GiB ran ~110 collections, their marking a tenth of the process's CPU. Counted within the heap's
-// overall limit instead, they run less than half as often (peak memory ~20 % higher). A flag of the V8 that
-// Node 24 ships (older ones print an error for it), set before the threads' isolates start.
-if (Number(process.versions.node.split('.')[0]) >= 24) setFlagsFromString('--external-memory-accounted-in-global-limit')
+/**
+ * For a process whose work is sealing large files (`louder ingest`), called before its sealing threads start.
+ * A thread allocates a fresh buffer for every 64 KiB chunk it encrypts (node:crypto cannot encrypt into memory
+ * of ours), and by default V8 starts a full collection every 64 MB of such memory, whatever the heap's size:
+ * sealing 2 GiB ran ~110 collections, their marking a tenth of the process's CPU. Counted within the heap's
+ * overall limit instead, they run a quarter as often, and peak memory is ~20 % higher. The flag is the whole
+ * process's (V8 has no per-isolate flags), so a server, which must keep its memory bounded on a small
+ * machine, does not set it. A flag of the V8 that Node 24 ships; older ones print an error for it.
+ */
+export function tuneForBulkSealing(): void {
+  if (Number(process.versions.node.split('.')[0]) >= 24) setFlagsFromString('--external-memory-accounted-in-global-limit')
+}
 
 /** Pieces of one stream in flight (its slots): enough to overlap, few enough to bound memory (~8 MiB a stream). */
 const IN_FLIGHT = 4
