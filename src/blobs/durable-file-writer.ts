@@ -192,6 +192,7 @@ class Writer implements DurableFileWriter {
         await this.#reopenBuffered()
         continue
       }
+      if (written === 0) throw new Error(`writing ${this.#path} made no progress at byte ${position + done}`)
       done += written
     }
   }
