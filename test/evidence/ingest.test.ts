@@ -131,7 +131,11 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const res = await upload(bytes, api.token.researcher, { 'x-content-sha256': 'a'.repeat(64) })
       expect(res.statusCode).toBe(409)
       expect(res.json()).toMatchObject({ code: 'hash_mismatch' })
+      const liveKeys = async () => (await db().selectFrom('data_keys').select('id').where('destroyed_at', 'is', null).execute()).length
+      const keysBefore = await liveKeys()
       await expect(ingestMedia(deps(), CLI, { body: once(bytes), expectedSha256: 'b'.repeat(64) })).rejects.toBeInstanceOf(MediaHashMismatchError)
+      // The key reserved for the refused bytes is destroyed: nothing records it.
+      expect(await liveKeys()).toBe(keysBefore)
       expect(await api.ctx.store.repos.mediaItems.bySha256(sha256(bytes))).toBeNull()
       expect(await countBlobs()).toBe(blobsBefore)
       // The right hash is accepted.

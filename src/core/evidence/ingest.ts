@@ -100,11 +100,13 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
       if (held) throw new AlreadyHeld(held)
     })
   } catch (err) {
+    // No item records the key reserved here, whatever failed (a refused hash, a cut body, the bytes already
+    // held): it is destroyed, with anything it sealed that got as far as the disk.
     if (err instanceof AlreadyHeld) {
-      // Nothing was named; the key reserved for these bytes sealed nothing that is kept.
       await deps.sealer.destroyDataKey(dataKeyId)
       return { item: err.item, status: 'existing' }
     }
+    await deps.sealer.destroyDataKey(dataKeyId).catch(() => {}) // the refusal is what the caller needs to hear
     throw err
   }
 
@@ -156,7 +158,8 @@ export async function ingestMedia(deps: IngestDeps, actor: Actor, input: IngestI
     if (!held) throw err
     result = { item: held, status: 'existing' }
   }
-  if (result.status === 'existing') await discardCopy(deps, blobKey, dataKeyId)
+  // Another item holds these bytes: this copy is recorded nowhere. (Never the copy an item names: that one is kept.)
+  if (result.status === 'existing' && result.item.blobKey !== blobKey) await discardCopy(deps, blobKey, dataKeyId)
   return result
 }
 
