@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { readFilePieces } from '../blobs/file-pieces.ts'
 
 /**
  * Every digest a file needs, from one streaming read: a bag's payload is listed in several manifests
@@ -9,8 +9,8 @@ import { createReadStream } from 'node:fs'
 export async function fileDigests(path: string, algorithms: readonly string[]): Promise<{ digests: Map<string, string>; bytes: number }> {
   const hashes: [string, Hash][] = algorithms.map((alg) => [alg, createHash(alg)])
   let bytes = 0
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    bytes += chunk.length
+  for await (const chunk of readFilePieces(path)) {
+    bytes += chunk.byteLength
     for (const [, h] of hashes) h.update(chunk)
   }
   return { digests: new Map(hashes.map(([alg, h]) => [alg, h.digest('hex')])), bytes }

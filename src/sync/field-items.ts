@@ -5,7 +5,7 @@
  * the media file's path, size and modification time, so a rerun neither re-hashes nor re-renders.
  */
 import { createHash, type KeyObject } from 'node:crypto'
-import { createReadStream } from 'node:fs'
+import { readFilePieces } from '../blobs/file-pieces.ts'
 import { mkdir, open, readFile, rename, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { type CaptureRecord, signCaptureRecord } from '../core/evidence/capture-record.ts'
@@ -76,7 +76,7 @@ export async function saveMediaCache(dir: string, cache: MediaCache): Promise<vo
 
 export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer)
+  for await (const chunk of readFilePieces(path)) hash.update(chunk)
   return hash.digest('hex')
 }
 
