@@ -15,6 +15,7 @@ import { up as devicesCaptures } from './migrations/0011-devices-captures.ts'
 import { up as uploads } from './migrations/0014-uploads.ts'
 import { up as custodyNodesClustered } from './migrations/0015-custody-nodes-clustered.ts'
 import { up as observationReportFields } from './migrations/0013-observation-report-fields.ts'
+import { up as observationCells } from './migrations/0016-observation-cells.ts'
 
 /**
  * The one ordered list of migrations. Each may branch on the dialect for the few things that differ
@@ -134,6 +135,7 @@ export function migrations(dialect: DialectName): Record<string, Migration> {
     '0013_observation_report_fields': { up: (db: Kysely<any>) => observationReportFields(db) },
     '0014_uploads': { up: (db: Kysely<any>) => uploads(db) },
     '0015_custody_nodes_clustered': { up: (db: Kysely<any>) => custodyNodesClustered(db, dialect) },
+    '0016_observation_cells': { up: (db: Kysely<any>) => observationCells(db, dialect) },
   }
 }
 
@@ -143,7 +145,7 @@ const MIGRATION_LOCK_TABLE = 'louder_migrations_lock'
 
 /**
  * The base tables in the database (PostgreSQL: in the current schema), Louder's or not, sorted by name.
- * On SQLite that leaves out virtual tables and their shadow tables (the observations R*Tree): an index by
+ * On SQLite that leaves out virtual tables and their shadow tables (the incidents R*Tree): an index by
  * another name, rebuilt from the base tables, never data of its own.
  */
 export async function listTables(db: Kysely<any>, dialect: DialectName): Promise<string[]> {

@@ -14,6 +14,7 @@ import {
 } from 'kysely'
 import type { Database } from '../schema.ts'
 import type { DialectAdapter } from './dialect-adapter.ts'
+import { LiteralLimitSqliteCompiler } from './sqlite-query-compiler.ts'
 import { recordCost, SqliteReadPool } from './sqlite-readers.ts'
 
 /** The embedded database's file name inside DATA. */
@@ -350,6 +351,10 @@ class RoutingSqliteDialect extends SqliteDialect {
 
   override createAdapter(): SqliteAdapter {
     return new MultiConnectionSqliteAdapter()
+  }
+
+  override createQueryCompiler(): QueryCompiler {
+    return new LiteralLimitSqliteCompiler()
   }
 }
 

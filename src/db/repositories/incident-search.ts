@@ -4,6 +4,7 @@ import type { DialectName } from '../dialect/dialect-adapter.ts'
 import { candidateBoxes, rtreeProbe, rtreeRange } from './place-time.ts'
 import { firstKeyFrom, lastKeyUntil, secondOf, secondOfKey } from './incident-search-key.ts'
 import type { Database, IncidentsTable } from '../schema.ts'
+import { sqlLimit } from './sql-limit.ts'
 
 /**
  * One page of the incident register, newest first. Every path applies the same exact predicate
@@ -30,7 +31,7 @@ export async function listIncidentRows(db: Kysely<Database>, dialect: DialectNam
     // `occurred_at + 0`: the matches come from the GIN index and are sorted, never found by walking the time
     // index newest first and testing every row (fast for a common word, a full scan for a rare one).
     return run(db, sql`select i.* from incidents i where to_tsvector('simple', louder_fold(i.narrative || ' ' || i.place_name)) @@ plainto_tsquery('simple', louder_fold(${words.join(' ')}))
-      and ${exactFilter(q)} order by i.occurred_at + 0 desc, i.id desc limit ${limit}`)
+      and ${exactFilter(q)} order by i.occurred_at + 0 desc, i.id desc limit ${sqlLimit(limit)}`)
   }
   if (q.partyId !== undefined) {
     // The party's entries, newest first, filtered on the copies of time and point they carry; the incident
@@ -38,15 +39,15 @@ export async function listIncidentRows(db: Kysely<Database>, dialect: DialectNam
     const join = dialect === 'sqlite' ? sql`incident_actors a indexed by incident_actors_party_time cross join incidents i` : sql`incident_actors a join incidents i`
     return run(db, sql`select i.* from ${join} on i.id = a.incident_id
       where a.party_id = ${q.partyId} and ${placeTimeFilter(q, 'a', 'incident_id')} and ${exactFilter(q)}
-      order by a.occurred_at desc, a.incident_id desc limit ${limit}`)
+      order by a.occurred_at desc, a.incident_id desc limit ${sqlLimit(limit)}`)
   }
   if (q.bbox) return dialect === 'sqlite' ? listInBoxSqlite(db, q) : listInBoxPostgres(db, q)
   if (q.statuses?.length === 1) {
     const index = dialect === 'sqlite' ? sql`indexed by incidents_status_time` : sql``
-    return run(db, sql`select i.* from incidents i ${index} where ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${limit}`)
+    return run(db, sql`select i.* from incidents i ${index} where ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${sqlLimit(limit)}`)
   }
   const index = dialect === 'sqlite' ? sql`indexed by incidents_time_place` : sql``
-  return run(db, sql`select i.* from incidents i ${index} where ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${limit}`)
+  return run(db, sql`select i.* from incidents i ${index} where ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${sqlLimit(limit)}`)
 }
 
 /**
@@ -63,7 +64,7 @@ async function wordsNewestFirstSqlite(db: Kysely<Database>, q: IncidentQuery, ma
   const found: IncidentsTable[] = []
   for (let chunk = 128; ; chunk = Math.min(chunk * 4, 8192)) {
     const { rows } = await sql<{ rowid: number }>`select rowid from incidents_fts where incidents_fts match ${match}
-      ${hi === null ? sql`` : sql`and rowid <= ${hi}`} ${lo === null ? sql`` : sql`and rowid >= ${lo}`} order by rowid desc limit ${chunk}`.execute(db)
+      ${hi === null ? sql`` : sql`and rowid <= ${hi}`} ${lo === null ? sql`` : sql`and rowid >= ${lo}`} order by rowid desc limit ${sqlLimit(chunk)}`.execute(db)
     const keys = rows.map((r) => Number(r.rowid))
     if (keys.length) found.push(...(await run(db, sql`select i.* from incidents i where i.search_key in (${sql.join(keys)}) and ${exactFilter(q)}`)))
     if (keys.length < chunk) break
@@ -94,12 +95,12 @@ async function listInBoxSqlite(db: Kysely<Database>, q: IncidentQuery): Promise<
   const limit = q.limit + 1
   const boxes = candidateBoxes(q.bbox!)
   if ((await rtreeProbe(db, 'incidents_rtree', boxes, q, SQLITE_PROBE_LIMIT)) > SQLITE_PROBE_LIMIT)
-    return run(db, sql`select i.* from incidents i indexed by incidents_time_place where ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${limit}`)
+    return run(db, sql`select i.* from incidents i indexed by incidents_time_place where ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${sqlLimit(limit)}`)
   // Few candidates in the box and window: take them all from the tree, then apply every filter to their rows.
   return run(db, sql`select i.* from incidents i where i.id in (${sql.join(
     boxes.map((b) => sql`select incident_id from incidents_rtree where ${rtreeRange(b, q)}`),
     sql` union all `,
-  )}) and ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${limit}`)
+  )}) and ${exactFilter(q)} order by i.occurred_at desc, i.id desc limit ${sqlLimit(limit)}`)
 }
 
 async function listInBoxPostgres(db: Kysely<Database>, q: IncidentQuery): Promise<IncidentsTable[]> {
@@ -119,10 +120,10 @@ async function listInBoxPostgres(db: Kysely<Database>, q: IncidentQuery): Promis
     )
     select * from (
       (select i.* from incidents i where ${exactFilter(q)} and (select n from probe) > ${POSTGRES_PROBE_LIMIT}
-        order by i.occurred_at desc, i.id desc limit ${limit})
+        order by i.occurred_at desc, i.id desc limit ${sqlLimit(limit)})
       union all
       (select i.* from incidents i where (${inBox}) and ${exactFilter(q)} and (select n from probe) <= ${POSTGRES_PROBE_LIMIT}
-        order by i.occurred_at + 0 desc, i.id desc limit ${limit})
+        order by i.occurred_at + 0 desc, i.id desc limit ${sqlLimit(limit)})
     ) page order by occurred_at desc, id desc`)
 }
 

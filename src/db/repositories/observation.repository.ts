@@ -3,22 +3,22 @@ import { type ConsentSummary, type Observation, type ObservationQuery, type Obse
 import type { ObservationRepository } from '../../core/ports/repositories.ts'
 import type { EventType } from '../../core/register/acled.ts'
 import type { DialectName } from '../dialect/dialect-adapter.ts'
-import { candidateBoxes, rtreeProbe, rtreeRange } from './place-time.ts'
+import { cellExpression, coverBox } from './place-cells.ts'
+import { candidateBoxes } from './place-time.ts'
 import type { Database, ObservationsTable } from '../schema.ts'
+import { sqlLimit } from './sql-limit.ts'
 
 /**
- * A box-and-window page is answered one of two ways (indexes: migration 0002_observation_search):
- * - dense (many rows in the box): walk the time index newest first, which carries lat and lon, until a page
- *   has matched. Costs about page × (rows in the window ÷ rows matching), and reads table rows only for matches.
- * - sparse: collect the matching rows through the spatial index and sort them. Costs about the match count.
- * Each is hopeless where the other shines (a city block over a year; a region over a week), so a probe first
- * counts spatial-index entries, stopping at a threshold, and the count picks the path. SQLite's R*Tree covers
- * place and time, so it counts the matches themselves. PostgreSQL's GiST covers the place only, so there it
- * counts the box's rows of all time: fewer than the threshold and the spatial path is cheap whatever the
- * window; more, and the box is dense enough that the walk meets matches early (unless a window holds far
- * fewer of them than the box's average, its only slow case).
+ * A box-and-window page, newest first, without reading the whole window or the whole box:
+ * - SQLite: merge the grid cells that cover the box (place-cells.ts, migration 0016), each read newest first
+ *   within the window from its level's index, until a page is in; then read those rows by rowid. A box too
+ *   large for the grid walks the time index (observations_time_place), checking the place it carries.
+ * - PostgreSQL: one index cannot serve both a city block over a year (few matches in a long window) and a
+ *   region over a week (too many matches to collect), so a probe counts the box's rows of all time in the
+ *   GiST (0002), stopping at a threshold. Fewer, and the spatial path collects and sorts them whatever the
+ *   window; more, and the box is dense enough that walking the time index newest first meets matches early
+ *   (unless a window holds far fewer of them than the box's average, its only slow case).
  */
-const SQLITE_PROBE_LIMIT = 300
 const POSTGRES_PROBE_LIMIT = 1_000
 
 export function observationRepository(db: Kysely<Database>, dialect: DialectName): ObservationRepository {
@@ -45,7 +45,7 @@ export function observationRepository(db: Kysely<Database>, dialect: DialectName
     },
     async list(q) {
       if (!q.bbox) {
-        const rows = await sql<ObservationsTable>`select * from observations where ${exactFilter(q)} order by occurred_at desc, id desc limit ${q.limit + 1}`.execute(db)
+        const rows = await sql<ObservationsTable>`select * from observations where ${exactFilter(q, dialect)} order by occurred_at desc, id desc limit ${sqlLimit(q.limit + 1)}`.execute(db)
         return rows.rows.map(fromRow)
       }
       const rows = dialect === 'sqlite' ? await listInBoxSqlite(db, q) : await listInBoxPostgres(db, q)
@@ -60,26 +60,27 @@ export function observationRepository(db: Kysely<Database>, dialect: DialectName
 
 async function listInBoxSqlite(db: Kysely<Database>, q: ObservationQuery): Promise<ObservationsTable[]> {
   const limit = q.limit + 1
-  const boxes = candidateBoxes(q.bbox!)
-  // Two statements, not one with both paths gated on the probe: SQLite would run both.
-  if ((await rtreeProbe(db, 'observations_rtree', boxes, q, SQLITE_PROBE_LIMIT)) > SQLITE_PROBE_LIMIT) {
+  const cover = coverBox(q.bbox!)
+  if (!cover) {
     const { rows } = await sql<ObservationsTable>`select * from observations indexed by observations_time_place
-      where ${exactFilter(q)} order by occurred_at desc, id desc limit ${limit}`.execute(db)
+      where ${exactFilter(q, 'sqlite')} order by occurred_at desc, id desc limit ${sqlLimit(limit)}`.execute(db)
     return rows
   }
-  // The tree's entries carry exact copies of the columns, so the page is chosen before any table row is read.
-  const { rows } = await sql<ObservationsTable>`select * from observations where id in (
-      select observation_id from (${sql.join(
-        boxes.map((b) => sql`select observation_id, occurred_at from observations_rtree where ${rtreeRange(b, q)} and ${exactFilter(q, 'observation_id')}`),
-        sql` union all `,
-      )}) order by occurred_at desc, observation_id desc limit ${limit})
-    order by occurred_at desc, id desc`.execute(db)
+  if (cover.cells.length === 0) return []
+  // One arm per cell, each in page order from its index; SQLite merges them and stops at the limit. The
+  // rowids are read in this same statement, so nothing (VACUUM included) can renumber them in between.
+  const cell = sql.raw(cellExpression(cover.level))
+  const index = sql.raw(cover.level.index)
+  const exact = exactFilter(q, 'sqlite')
+  const arms = cover.cells.map((c) => sql`select rowid as page_rowid, occurred_at, id from observations indexed by ${index} where ${cell} = ${planned(c)} and ${exact}`)
+  const { rows } = await sql<ObservationsTable>`select o.* from (${sql.join(arms, sql` union all `)} order by occurred_at desc, id desc limit ${sqlLimit(limit)}) page
+    join observations o on o.rowid = page.page_rowid order by page.occurred_at desc, page.id desc`.execute(db)
   return rows
 }
 
 async function listInBoxPostgres(db: Kysely<Database>, q: ObservationQuery): Promise<ObservationsTable[]> {
   const limit = q.limit + 1
-  const exact = exactFilter(q)
+  const exact = exactFilter(q, 'postgres')
   const inBox = sql.join(
     candidateBoxes(q.bbox!).map((b) => sql`point(lon, lat) <@ box(point(${b.west}, ${b.south}), point(${b.east}, ${b.north}))`),
     sql` or `,
@@ -92,11 +93,11 @@ async function listInBoxPostgres(db: Kysely<Database>, q: ObservationQuery): Pro
     )
     select * from (
       (select * from observations where ${exact} and (select n from probe) > ${POSTGRES_PROBE_LIMIT}
-        order by occurred_at desc, id desc limit ${limit})
+        order by occurred_at desc, id desc limit ${sqlLimit(limit)})
       union all
       (select * from observations where id in (
         select id from observations where (${inBox}) and ${exact} and (select n from probe) <= ${POSTGRES_PROBE_LIMIT}
-        order by occurred_at + 0 desc, id desc limit ${limit}))
+        order by occurred_at + 0 desc, id desc limit ${sqlLimit(limit)}))
     ) page order by occurred_at desc, id desc`.execute(db)
   return rows
 }
@@ -104,21 +105,31 @@ async function listInBoxPostgres(db: Kysely<Database>, q: ObservationQuery): Pro
 
 /**
  * The exact predicate of a list: box, window [from, to), keyset position. Every path applies it, so every
- * path answers the same rows. `idColumn` names the id where the row comes from the R*Tree's copies.
+ * path answers the same rows.
  */
-function exactFilter(q: ObservationQuery, idColumn: 'id' | 'observation_id' = 'id'): RawBuilder<unknown> {
-  const id = sql.ref(idColumn)
+function exactFilter(q: ObservationQuery, dialect: DialectName): RawBuilder<unknown> {
+  const n = dialect === 'sqlite' ? planned : (v: number) => sql`${v}`
   const terms: RawBuilder<unknown>[] = [sql`1 = 1`]
   if (q.bbox) {
     const [west, south, east, north] = q.bbox
-    terms.push(sql`lat >= ${south} and lat <= ${north}`)
-    terms.push(west <= east ? sql`lon >= ${west} and lon <= ${east}` : sql`(lon >= ${west} or lon <= ${east})`)
+    terms.push(sql`lat >= ${n(south)} and lat <= ${n(north)}`)
+    terms.push(west <= east ? sql`lon >= ${n(west)} and lon <= ${n(east)}` : sql`(lon >= ${n(west)} or lon <= ${n(east)})`)
   }
-  if (q.from !== undefined) terms.push(sql`occurred_at >= ${q.from}`)
-  if (q.to !== undefined) terms.push(sql`occurred_at < ${q.to}`)
+  if (q.from !== undefined) terms.push(sql`occurred_at >= ${n(q.from)}`)
+  if (q.to !== undefined) terms.push(sql`occurred_at < ${n(q.to)}`)
   // A row-value comparison, so that both databases seek the time index to the position instead of filtering.
-  if (q.after) terms.push(sql`occurred_at <= ${q.after.occurredAt} and (occurred_at, ${id}) < (${q.after.occurredAt}, ${q.after.id})`)
+  if (q.after) terms.push(sql`occurred_at <= ${n(q.after.occurredAt)} and (occurred_at, id) < (${q.after.occurredAt}, ${q.after.id})`)
   return sql.join(terms, sql` and `)
+}
+
+/**
+ * A number compared with an indexed column, as SQLite is to bind it here. A bare parameter there lets SQLite
+ * (built with STAT4, as better-sqlite3 is) re-plan the statement whenever its value changes, in case another
+ * plan suits it better: at 1M rows that re-planning was a third of a page's query time, and these statements
+ * fix their plan anyway (INDEXED BY). `? + 0` is the same number, but not a bare parameter.
+ */
+function planned(value: number): RawBuilder<unknown> {
+  return sql`(${value} + 0)`
 }
 
 function toRow(o: Observation): ObservationsTable {

@@ -1,9 +1,11 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import type { BBox } from '../../core/observations/observation.ts'
+import { sqlLimit } from './sql-limit.ts'
 
 /**
- * Pieces shared by the place-and-time searches (observations, incidents): boxes as index-friendly
- * rectangles, and an R*Tree range over place and day (SQLite; migrations 0002 and 0008).
+ * Pieces of the place-and-time searches: boxes as index-friendly rectangles (observations and incidents), and
+ * an R*Tree range over place and day (incidents on SQLite, migration 0008; observations use grid cells,
+ * place-cells.ts).
  */
 const DAY_MS = 86_400_000
 
@@ -48,10 +50,10 @@ export function rtreeRange(b: LonLatBox, w: TimeWindow): RawBuilder<unknown> {
  * How many of an R*Tree's entries fall in the boxes and window, counting no further than `limit + 1`: the
  * cheap probe that tells a dense question (walk the time index) from a sparse one (take the tree's candidates).
  */
-export async function rtreeProbe(db: Kysely<any>, tree: 'observations_rtree' | 'incidents_rtree', boxes: LonLatBox[], w: TimeWindow, limit: number): Promise<number> {
+export async function rtreeProbe(db: Kysely<any>, tree: 'incidents_rtree', boxes: LonLatBox[], w: TimeWindow, limit: number): Promise<number> {
   const probe = await sql<{ n: number }>`select count(*) as n from (${sql.join(
     boxes.map((b) => sql`select 1 from ${sql.table(tree)} where ${rtreeRange(b, w)}`),
     sql` union all `,
-  )} limit ${limit + 1})`.execute(db)
+  )} limit ${sqlLimit(limit + 1)})`.execute(db)
   return Number(probe.rows[0]?.n)
 }
