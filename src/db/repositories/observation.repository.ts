@@ -48,6 +48,9 @@ export function observationRepository(db: Kysely<Database>, dialect: DialectName
         const rows = await sql<ObservationsTable>`select * from observations where ${exactFilter(q, dialect)} order by occurred_at desc, id desc limit ${sqlLimit(q.limit + 1)}`.execute(db)
         return rows.rows.map(fromRow)
       }
+      // A box with an unknown side holds nothing, on every path (NaN would otherwise bind as NULL and read
+      // as a box across the antimeridian).
+      if (q.bbox.some(Number.isNaN)) return []
       const rows = dialect === 'sqlite' ? await listInBoxSqlite(db, q) : await listInBoxPostgres(db, q)
       return rows.map(fromRow)
     },

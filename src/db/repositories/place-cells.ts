@@ -13,6 +13,8 @@ import type { BBox } from '../../core/observations/observation.ts'
  * between the cells of its corners. The SQL below and the arithmetic here are the same IEEE double
  * operations, so they agree on every boundary.
  *
+ * Rows are on the map (every write path checks lat and lon): a row off it would lie outside every cover.
+ *
  * Changing a level (its scale, or the SQL text of its expression, which SQLite matches literally) means a new
  * migration that rebuilds its index: test/db/observation-cells.test.ts compares both with the schema.
  */
@@ -56,7 +58,7 @@ export interface CellCover {
 /** The cells that cover a box at the finest level that keeps the cover small; null for a box too large for any. */
 export function coverBox(bbox: BBox): CellCover | null {
   const [west, south, east, north] = bbox
-  // No row is in a box with an unknown side (the exact predicate agrees: NaN binds as NULL).
+  // A box with an unknown side holds no row (the API refuses one; the repository answers it with nothing).
   if (bbox.some(Number.isNaN)) return { level: CELL_LEVELS[0]!, cells: [] }
   // Across the antimeridian (west > east): two spans of longitude.
   const spans: [number, number][] = west <= east ? [[west, east]] : [[west, 180], [-180, east]]
