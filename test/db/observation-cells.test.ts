@@ -132,6 +132,28 @@ forEachDialect('observations by box and window', (dialect) => {
     }
   })
 
+  it('reads back every field of a full record in a list by box, exactly as stored', async () => {
+    const store = makeStore(await dialect.open())
+    await store.repos.users.insert({ id: AUTHOR, email: `${AUTHOR}@example.org`, displayName: 'A', roles: [], mustChangePassword: false, createdAt: T0, disabledAt: null }, null)
+    const full: Observation = {
+      ...observation(-1.2345678901234567, 30.000000123456789, 1_735_689_600_123),
+      narrative: 'ünïcødé — نص عربي "quoted" \\ back\nslash',
+      sources: [{ type: 'witness', reliability: 'B', description: 'in person' }],
+      urgent: true,
+      language: 'fr',
+      media: ['0'.repeat(64)],
+      sealed: { value: 'opaque sealed text', dataKeyId: uuidv7() },
+      consentSummary: { publication: false, partners: true, court: true },
+      title: 'Shelling near the — سوق market',
+      eventType: 'Explosions/Remote violence',
+      parties: ['Armed group "X"'],
+    }
+    const edge = observation(89.99999999999999, -179.99999999999997, 0)
+    await store.repos.observations.insertMany([full, edge])
+    expect(await store.repos.observations.list({ bbox: [29, -2, 31, -1], limit: 5 })).toEqual([full])
+    expect(await store.repos.observations.list({ bbox: [-180, 89, -179, 90], from: -1, limit: 5 })).toEqual([edge])
+  })
+
   if (dialect.name !== 'sqlite') return
 
   it('has one index per level whose expression is the one the repository queries', async () => {
