@@ -195,7 +195,7 @@ const ListQuery = Strict({
  * app, same auth hook (it looks the token up in the database, as the real route does), same validation,
  * same core service, same presentation and response schema: what differs is only where the page comes from.
  */
-export function registerMemoryRoute(app: FastifyInstance, repos: Repositories, pages: Map<string, Observation[]>): void {
+function registerMemoryRoute(app: FastifyInstance, repos: Repositories, pages: Map<string, Observation[]>): void {
   const memory: Repositories = {
     ...repos,
     observations: {
@@ -227,7 +227,7 @@ export function registerMemoryRoute(app: FastifyInstance, repos: Repositories, p
   )
 }
 
-export function pageKey(q: ObservationQuery): string {
+function pageKey(q: ObservationQuery): string {
   return JSON.stringify([q.bbox, q.from, q.to, q.limit, q.after ?? null])
 }
 

@@ -62,7 +62,19 @@ export function observationRepository(db: Kysely<Database>, dialect: DialectName
 }
 
 async function listInBoxSqlite(db: Kysely<Database>, q: ObservationQuery): Promise<ObservationsTable[]> {
-  const limit = q.limit + 1
+  const rows = await cellsOrWalkSqlite(db, q, FETCH_SIZES.find((size) => size >= q.limit + 1) ?? q.limit + 1)
+  return rows.slice(0, q.limit + 1)
+}
+
+/**
+ * The page sizes the SQLite search asks for: a page of n (plus one, to tell another page exists) reads the
+ * next size up. Each LIMIT is written into the SQL, so each is a statement of its own for every cover shape;
+ * without this, a client stepping through every `limit` would compile hundreds of them. The usual pages
+ * (50, 100) read nothing extra.
+ */
+const FETCH_SIZES = [11, 26, 51, 101, 201, 501] as const
+
+async function cellsOrWalkSqlite(db: Kysely<Database>, q: ObservationQuery, limit: number): Promise<ObservationsTable[]> {
   const cover = coverBox(q.bbox!)
   if (!cover) {
     const { rows } = await sql<ObservationsTable>`select * from observations indexed by observations_time_place
