@@ -8,30 +8,14 @@ import { migrateTo, migrateToLatest } from '../../src/db/migrations.ts'
 import { CELL_LEVELS, cellExpression, coverBox, MAX_CELLS, MAX_CELLS_TOP } from '../../src/db/repositories/place-cells.ts'
 import { makeStore } from '../../src/db/store.ts'
 import { forEachDialect } from '../support/dialects.ts'
+import { anObservation } from '../support/observations.ts'
 import { tmpDir } from '../support/tmp.ts'
 
 const T0 = Date.UTC(2025, 0, 1)
 const AUTHOR = uuidv7()
 
 function observation(lat: number, lon: number, occurredAt: number): Observation {
-  return {
-    id: uuidv7(),
-    narrative: `${lat},${lon}`,
-    occurredAt,
-    location: { lat, lon },
-    createdBy: AUTHOR,
-    createdAt: T0,
-    updatedAt: T0,
-    sources: [],
-    urgent: false,
-    language: null,
-    media: [],
-    sealed: null,
-    consentSummary: { publication: true, partners: true, court: true },
-    title: null,
-    eventType: null,
-    parties: [],
-  }
+  return anObservation(AUTHOR, { narrative: `${lat},${lon}`, occurredAt, location: { lat, lon } })
 }
 
 /** What a list must answer, by scanning every row. */

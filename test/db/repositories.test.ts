@@ -7,6 +7,7 @@ import type { DialectAdapter } from '../../src/db/dialect/dialect-adapter.ts'
 import { migrations } from '../../src/db/migrations.ts'
 import { makeStore } from '../../src/db/store.ts'
 import { spawnDbChildren } from '../support/db-children.ts'
+import { anObservation } from '../support/observations.ts'
 import { forEachDialect } from '../support/dialects.ts'
 
 const T0 = Date.UTC(2025, 0, 1)
@@ -23,28 +24,6 @@ function user(overrides: Partial<User> = {}): User {
     createdAt: T0,
     disabledAt: null,
     twoFactorEnabled: false,
-    ...overrides,
-  }
-}
-
-function observation(createdBy: string, overrides: Partial<Observation> = {}): Observation {
-  return {
-    id: uuidv7(),
-    narrative: 'seen at the checkpoint',
-    occurredAt: T0,
-    location: null,
-    createdBy,
-    createdAt: T0,
-    updatedAt: T0,
-    sources: [],
-    urgent: false,
-    language: null,
-    media: [],
-    sealed: null,
-    consentSummary: { publication: true, partners: true, court: true },
-    title: null,
-    eventType: null,
-    parties: [],
     ...overrides,
   }
 }
@@ -142,8 +121,8 @@ forEachDialect('repositories', (dialect) => {
 
   describe('observations', () => {
     it('stores and reads back an observation, with and without a location', async () => {
-      const placed = observation(author.id, { location: { lat: -33.868820, lon: 151.209296 }, narrative: 'ünïcødé — نص عربي' })
-      const unplaced = observation(author.id)
+      const placed = anObservation(author.id, { location: { lat: -33.868820, lon: 151.209296 }, narrative: 'ünïcødé — نص عربي' })
+      const unplaced = anObservation(author.id)
       await store.repos.observations.insert(placed)
       await store.repos.observations.insert(unplaced)
       expect(await store.repos.observations.byId(placed.id)).toEqual(placed)
@@ -152,7 +131,7 @@ forEachDialect('repositories', (dialect) => {
     })
 
     it('stores and reads back the full record: sources, urgency, language, media, the sealed restricted part', async () => {
-      const full = observation(author.id, {
+      const full = anObservation(author.id, {
         sources: [{ type: 'witness', reliability: 'B', description: 'in person' }, { type: 'official', reliability: 'F' }],
         urgent: true,
         language: 'fr',
@@ -165,7 +144,7 @@ forEachDialect('repositories', (dialect) => {
     })
 
     it("stores and reads back a field report's title, event type and parties as reported", async () => {
-      const report = observation(author.id, {
+      const report = anObservation(author.id, {
         title: 'Shelling near the — سوق market',
         eventType: 'Explosions/Remote violence',
         parties: ['Armed group "X"', 'Civilians, local'],
@@ -177,7 +156,7 @@ forEachDialect('repositories', (dialect) => {
     })
 
     it('inserts many at once, past one statement\'s parameter limit', async () => {
-      const many = Array.from({ length: 4_100 }, (_, i) => observation(author.id, { occurredAt: T0 + i }))
+      const many = Array.from({ length: 4_100 }, (_, i) => anObservation(author.id, { occurredAt: T0 + i }))
       await store.repos.observations.insertMany(many)
       expect(await store.repos.observations.count()).toBe(4_100)
       await store.repos.observations.insertMany([])
@@ -185,23 +164,23 @@ forEachDialect('repositories', (dialect) => {
     })
 
     it('answers limit+1 rows, so the caller can tell another page exists', async () => {
-      await store.repos.observations.insertMany(Array.from({ length: 5 }, (_, i) => observation(author.id, { occurredAt: T0 + i })))
+      await store.repos.observations.insertMany(Array.from({ length: 5 }, (_, i) => anObservation(author.id, { occurredAt: T0 + i })))
       expect(await store.repos.observations.list({ limit: 3 })).toHaveLength(4)
       expect(await store.repos.observations.list({ limit: 5 })).toHaveLength(5)
       expect(await store.repos.observations.list({ limit: 10 })).toHaveLength(5)
     })
 
     it('filters by time: from inclusive, to exclusive', async () => {
-      const all = [0, 1, 2, 3, 4].map((i) => observation(author.id, { occurredAt: T0 + i * 1000 }))
+      const all = [0, 1, 2, 3, 4].map((i) => anObservation(author.id, { occurredAt: T0 + i * 1000 }))
       await store.repos.observations.insertMany(all)
       const listed = await store.repos.observations.list({ from: T0 + 1000, to: T0 + 3000, limit: 100 })
       expect(listed.map((o) => o.occurredAt)).toEqual([T0 + 2000, T0 + 1000])
     })
 
     it('filters by bounding box, including one across the antimeridian', async () => {
-      const at = (lat: number, lon: number) => observation(author.id, { location: { lat, lon }, narrative: `${lat},${lon}` })
+      const at = (lat: number, lon: number) => anObservation(author.id, { location: { lat, lon }, narrative: `${lat},${lon}` })
       const points = [at(0, 0), at(10, 20), at(-10, -20), at(5, 175), at(-5, -175), at(0, 180), at(0, -180), at(30, 179), at(0, 160), at(10, 170)]
-      await store.repos.observations.insertMany([...points, observation(author.id)])
+      await store.repos.observations.insertMany([...points, anObservation(author.id)])
       const names = async (bbox: BBox) => (await store.repos.observations.list({ bbox, limit: 100 })).map((o) => o.narrative).sort()
 
       expect(await names([-20, -10, 20, 10])).toEqual(['-10,-20', '0,0', '10,20'])
@@ -212,7 +191,7 @@ forEachDialect('repositories', (dialect) => {
 
     it('pages newest first with a keyset cursor, ties on time broken by id', async () => {
       // Few distinct times, many rows each: most page boundaries fall inside a tie.
-      const all = Array.from({ length: 47 }, (_, i) => observation(author.id, { occurredAt: T0 + (i % 4) * 60_000 }))
+      const all = Array.from({ length: 47 }, (_, i) => anObservation(author.id, { occurredAt: T0 + (i % 4) * 60_000 }))
       await store.repos.observations.insertMany(all)
       const expected = [...all].sort(newestFirst).map((o) => o.id)
 
@@ -230,8 +209,8 @@ forEachDialect('repositories', (dialect) => {
     })
 
     it('combines keyset paging with filters', async () => {
-      const inside = Array.from({ length: 7 }, (_, i) => observation(author.id, { occurredAt: T0 + i, location: { lat: 1, lon: 1 } }))
-      const outside = Array.from({ length: 7 }, (_, i) => observation(author.id, { occurredAt: T0 + i, location: { lat: 50, lon: 1 } }))
+      const inside = Array.from({ length: 7 }, (_, i) => anObservation(author.id, { occurredAt: T0 + i, location: { lat: 1, lon: 1 } }))
+      const outside = Array.from({ length: 7 }, (_, i) => anObservation(author.id, { occurredAt: T0 + i, location: { lat: 50, lon: 1 } }))
       await store.repos.observations.insertMany([...inside, ...outside])
       const first = await store.repos.observations.list({ bbox: [0, 0, 2, 2], limit: 3 })
       const last = first[2]!
@@ -282,7 +261,7 @@ forEachDialect('repositories', (dialect) => {
       const u = user()
       const result = await store.transaction(async (repos) => {
         await repos.users.insert(u, null)
-        await repos.observations.insert(observation(u.id))
+        await repos.observations.insert(anObservation(u.id))
         await repos.meta.set('k', 'v')
         // A transaction reads its own writes.
         expect(await repos.users.byId(u.id)).not.toBeNull()
@@ -300,7 +279,7 @@ forEachDialect('repositories', (dialect) => {
       await expect(
         store.transaction(async (repos) => {
           await repos.users.insert(u, 'hash')
-          await repos.observations.insert(observation(u.id))
+          await repos.observations.insert(anObservation(u.id))
           await repos.meta.set('k', 'v')
           await repos.idempotency.save('s', 'k', { requestHash: 'h', statusCode: 200, body: '{}' }, T0)
           throw boom
