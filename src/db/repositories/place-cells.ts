@@ -25,7 +25,7 @@ export interface CellLevel {
   perDegree: number
 }
 
-/** From streets (1/32°, ~3.5 km) to regions (16°): each a factor of 8 (16 at the top) above the last. */
+/** From streets (1/32°, ~3.5 km) to regions (16°): each a factor of 8 above the last. */
 export const CELL_LEVELS: readonly CellLevel[] = [
   { index: 'observations_cell_32', perDegree: 32 },
   { index: 'observations_cell_4', perDegree: 4 },
