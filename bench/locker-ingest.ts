@@ -15,7 +15,7 @@ import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAppContext } from '../src/app-context.ts'
-import { readFilePieces } from '../src/blobs/file-pieces.ts'
+import { fileSource } from '../src/blobs/file-pieces.ts'
 import { INGEST_CONCURRENCY, sealLargestFirst } from '../src/cli/ingest-files.ts'
 import { tuneForBulkSealing } from '../src/protection/sealing-pool.ts'
 import { buildConfig } from '../src/config/build-config.ts'
@@ -78,7 +78,7 @@ async function ours(files: string[]): Promise<number> {
     const t = performance.now()
     // As `louder ingest` seals them: two at a time, largest first.
     await sealLargestFirst(files, async (path) => {
-      const r = await ingestMedia(deps, actor, { body: readFilePieces(path) })
+      const r = await ingestMedia(deps, actor, { body: fileSource(path) })
       if (r.status !== 'new') throw new Error(`${path} was not new`)
     })
     return (performance.now() - t) / 1000

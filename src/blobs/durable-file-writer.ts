@@ -5,7 +5,8 @@
  * cache. On the virtual machines Louder runs on, copying into the cache and writing it back costs as much CPU as
  * encrypting the bytes (1 GiB with `dd … conv=fsync`: 1.25 s of system time through the cache, 0.35 s direct),
  * and sealing a large original is CPU-bound. Direct I/O wants block-aligned memory, offsets and lengths, so
- * pieces are gathered into aligned staging buffers and written a whole buffer at a time; the last block is
+ * pieces are gathered into aligned staging buffers and written a whole buffer at a time (a piece that is itself a
+ * whole block of aligned memory, as the sealing threads produce, is written from where it lies); the last block is
  * written padded and the file truncated to its length before the fsync. Where direct I/O is refused (tmpfs,
  * some network file systems) the same calls write through the page cache, and the store remembers not to try
  * again.
@@ -13,33 +14,22 @@
 import { constants } from 'node:fs'
 import { type FileHandle, open, rm } from 'node:fs/promises'
 import { copyBytes } from '../core/copy-bytes.ts'
+import { isPageAligned, PAGE_BYTES, pageAlignedMemory, WRITE_BLOCK_BYTES } from './aligned-memory.ts'
 
-/** Alignment for direct I/O: a page, which covers every logical block size Linux disks report. */
-const ALIGN = 4096
 /** Bytes per write: large enough that a write's fixed cost vanishes, small enough to stage cheaply. */
-export const STAGING_BYTES = 1024 * 1024
+export const STAGING_BYTES = WRITE_BLOCK_BYTES
 /** Staging buffers per slab of aligned memory. */
 const SLAB_BUFFERS = 8
 
-/**
- * Page-aligned buffers, carved out of WebAssembly memories: V8 maps a wasm memory's backing store from whole
- * pages, while an ordinary Buffer comes from malloc and is aligned to 16 bytes only. Slabs are never grown (a grown
- * memory detaches its old buffer under writes in flight) and never freed: there are as many as writes ever ran at
- * once, two buffers each.
- */
+/** Page-aligned staging buffers (aligned-memory.ts), in slabs: as many as writes ever ran at once, two each. */
 class AlignedBuffers {
   readonly #free: Buffer[] = []
 
-  /** A page-aligned buffer, or null where the process may not map a WebAssembly memory (a virtual-memory limit: each reserves its guard regions). */
+  /** A page-aligned buffer, or null where the process may not map aligned memory. */
   take(): Buffer | null {
     if (this.#free.length === 0) {
-      const pages = Math.ceil((STAGING_BYTES * SLAB_BUFFERS) / 65536)
-      let slab: ArrayBuffer
-      try {
-        slab = new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer
-      } catch {
-        return null
-      }
+      const slab = pageAlignedMemory(STAGING_BYTES * SLAB_BUFFERS)
+      if (!slab) return null
       for (let i = 0; i < SLAB_BUFFERS; i++) this.#free.push(Buffer.from(slab, i * STAGING_BYTES, STAGING_BYTES))
     }
     return this.#free.pop()!
@@ -52,16 +42,19 @@ class AlignedBuffers {
 
 const aligned = new AlignedBuffers()
 
-// The one WebAssembly API used here; TypeScript declares it only with the DOM's types, which this project leaves out.
-declare const WebAssembly: { Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer } }
-
 /** Whether direct I/O works under one directory: unknown until tried, then remembered (one per blob store). */
 export interface DirectIo {
   usable: boolean | null
 }
 
 export interface DurableFileWriter {
-  /** Takes a piece; resolves once it is staged and at most one write is still running. The piece may be reused afterwards. */
+  /**
+   * Takes a piece; resolves once it is staged and at most one write is still running. The piece may be reused
+   * afterwards, except a whole block of page-aligned memory (aligned-memory.ts) at a block boundary: that is
+   * written from where it lies and may still be being written when this resolves, so its memory must stay as it
+   * is until the next `write`, `finish` or `abort` resolves. Only the sealing threads' output ring is handed
+   * over that way, and it keeps to this (src/protection/sealing-pool.ts).
+   */
   write(piece: Uint8Array): Promise<void>
   /** Writes what is staged, sets the file's exact length and fsyncs it; then closes it. */
   finish(): Promise<number>
@@ -130,6 +123,18 @@ class Writer implements DurableFileWriter {
   }
 
   async write(piece: Uint8Array): Promise<void> {
+    if (this.#fill === 0 && piece.byteLength === STAGING_BYTES && isPageAligned(piece)) {
+      // Written from where it lies, the write before it awaited: copying it into staging would cost the event loop
+      // a memcpy of every byte written (bench/README.md, locker), and awaiting its own write would leave the disk
+      // idle while the next block is sealed.
+      this.#buffers()
+      const before = this.#writing
+      this.#writing = this.#writeAll(piece, STAGING_BYTES, this.#offset)
+      this.#writing.catch(() => {})
+      this.#offset += STAGING_BYTES
+      await before
+      return
+    }
     let at = 0
     while (at < piece.byteLength) {
       const take = Math.min(piece.byteLength - at, STAGING_BYTES - this.#fill)
@@ -147,7 +152,7 @@ class Writer implements DurableFileWriter {
     const length = this.#offset + this.#fill
     if (this.#fill > 0) {
       // Direct I/O writes whole blocks: the last one goes out padded with zeros, and the length is set after.
-      const padded = this.#direct ? Math.ceil(this.#fill / ALIGN) * ALIGN : this.#fill
+      const padded = this.#direct ? Math.ceil(this.#fill / PAGE_BYTES) * PAGE_BYTES : this.#fill
       staging.fill(0, this.#fill, padded)
       await this.#writeAll(staging, padded, this.#offset)
       if (padded !== this.#fill) await this.#handle.truncate(length)
@@ -180,7 +185,7 @@ class Writer implements DurableFileWriter {
     this.#fill = 0
   }
 
-  async #writeAll(buffer: Buffer, length: number, position: number): Promise<void> {
+  async #writeAll(buffer: Uint8Array, length: number, position: number): Promise<void> {
     let done = 0
     while (done < length) {
       let written: number

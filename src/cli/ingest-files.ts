@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { createAppContext } from '../app-context.ts'
-import { readFilePieces } from '../blobs/file-pieces.ts'
+import { fileSource } from '../blobs/file-pieces.ts'
 import { tuneForBulkSealing } from '../protection/sealing-pool.ts'
 import { captureFor, registerCapture, reserveCaptureSealing } from '../core/evidence/capture.service.ts'
 import { ingestMedia } from '../core/evidence/ingest.ts'
@@ -81,7 +81,7 @@ export async function ingestCommand(files: string[], opts: IngestOptions & Recor
         const result = await ingestMedia(
           deps,
           CLI_ACTOR,
-          { body: readFilePieces(file), incidentId: opts.incident ?? null, expectedSha256: expected?.sha256, expectedByteLength: expected && expected.byteLength >= 0 ? expected.byteLength : null },
+          { body: fileSource(file), incidentId: opts.incident ?? null, expectedSha256: expected?.sha256, expectedByteLength: expected && expected.byteLength >= 0 ? expected.byteLength : null },
           {
             inTransaction: (repos, item) => repos.audit.append(cliAuditEntry('ingest', 'media.ingest', 'ok', { resourceType: 'media', resourceId: item.sha256 })),
           },

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { uuidv7 } from '../core/ids.ts'
+import type { ByteSource } from '../core/ports/byte-source.ts'
 import type { Database } from '../db/schema.ts'
 import { type Keyring, KeyringError } from './keyring.ts'
 import type { SealingPool } from './sealing-pool.ts'
@@ -115,7 +116,7 @@ export class Envelope {
    * `encryptStream` that also hashes the plaintext, in one pass. With a pool the hashing and encryption run on
    * its threads (the event loop only hands pieces over), so two items seal on two cores at once.
    */
-  sealStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; sha256(): string } {
+  sealStream(dataKeyId: string, source: ByteSource): { body: AsyncIterable<Uint8Array>; sha256(): string } {
     const key = () => this.dataKey(dataKeyId)
     if (this.#pool) return this.#pool.seal(key, source)
     let digest: string | null = null

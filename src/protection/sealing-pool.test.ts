@@ -10,7 +10,12 @@ import { openDatabase } from '../db/database.ts'
 import type { DialectAdapter } from '../db/dialect/dialect-adapter.ts'
 import { Envelope } from './envelope.ts'
 import { Keyring } from './keyring.ts'
+import { isPageAligned } from '../blobs/aligned-memory.ts'
+import { fileSource } from '../blobs/file-pieces.ts'
+import type { ByteSource } from '../core/ports/byte-source.ts'
 import { SealingPool } from './sealing-pool.ts'
+import { newSlots, RING_BLOCK_BYTES, RingWriter, ring, sealedBound, SLOT_INPUT_BYTES } from './sealing-slots.ts'
+import { StreamSealing } from './stream-seal.ts'
 
 const CHUNK = 64 * 1024
 
@@ -134,3 +139,94 @@ describe('sealStream on a pool of threads', () => {
     expect(again.sha256()).toBe(sha256(plain))
   })
 })
+
+describe('the output ring', () => {
+  // Longer than the ring (a few MiB), so every stream below wraps around it more than once.
+  const LONG = 20 * RING_BLOCK_BYTES + 12_345
+
+  it.each([0, 1, CHUNK, 5_000_000, LONG])('seals a file of %i bytes read straight into the shared slots', async (length) => {
+    const plain = randomBytes(length)
+    const path = join(tmpDir('louder-ring-'), 'original')
+    writeFileSync(path, plain)
+    const sealed = pooled.sealStream(dataKeyId, fileSource(path))
+    const bytes = await collect(sealed.body)
+    expect(sealed.sha256()).toBe(sha256(plain))
+    expect((await collect(inProcess.decryptStream(dataKeyId, pieces(bytes, [CHUNK])))).equals(plain)).toBe(true)
+  })
+
+  it('hands on whole aligned blocks, the rest at the end, each valid until the piece after the next is asked for', async () => {
+    const plain = randomBytes(LONG)
+    for (const source of [pieces(plain, [1_000_000, 3 << 20, 17]), fileSourceOf(plain)]) {
+      const sealed = pooled.sealStream(dataKeyId, source)
+      // As the blob writer uses them: a block is copied out only once the next one has arrived.
+      const parts: Buffer[] = []
+      const lengths: number[] = []
+      let held: Uint8Array | null = null
+      for await (const piece of sealed.body) {
+        if (held) parts.push(Buffer.from(held))
+        held = piece
+        lengths.push(piece.byteLength)
+        if (piece.byteLength === RING_BLOCK_BYTES) expect(isPageAligned(piece)).toBe(true)
+      }
+      if (held) parts.push(Buffer.from(held))
+      expect(lengths.slice(0, -1).every((l) => l === RING_BLOCK_BYTES)).toBe(true)
+      expect(lengths.at(-1)).toBeLessThan(RING_BLOCK_BYTES)
+      expect((await collect(inProcess.decryptStream(dataKeyId, pieces(Buffer.concat(parts), [CHUNK])))).equals(plain)).toBe(true)
+    }
+  })
+
+  it('passes on a file read that fails, closes the source, and keeps serving', async () => {
+    let closed = 0
+    let reads = 0
+    const failing: ByteSource = {
+      async *[Symbol.asyncIterator]() {},
+      async readInto(target) {
+        if (++reads > 3) throw new Error('EIO: i/o error, read')
+        target.fill(reads)
+        return target.byteLength
+      },
+      async close() {
+        closed++
+      },
+    }
+    const sealed = pooled.sealStream(dataKeyId, failing)
+    await expect(collect(sealed.body)).rejects.toThrow(/EIO/)
+    expect(closed).toBe(1)
+    const plain = randomBytes(3 * RING_BLOCK_BYTES)
+    const next = pooled.sealStream(dataKeyId, fileSourceOf(plain))
+    expect((await collect(inProcess.decryptStream(dataKeyId, pieces(await collect(next.body), [CHUNK])))).equals(plain)).toBe(true)
+  })
+
+  it('is sized for every slot in flight beside two blocks, whole blocks of aligned memory', () => {
+    const slots = newSlots(4)
+    expect(slots.ringBytes % RING_BLOCK_BYTES).toBe(0)
+    expect(slots.ringBytes).toBeGreaterThanOrEqual(2 * RING_BLOCK_BYTES + 4 * sealedBound(SLOT_INPUT_BYTES))
+    expect(isPageAligned(ring(slots))).toBe(true)
+  })
+
+  it('wraps what it writes at the ring’s end', () => {
+    const out = new Uint8Array(10)
+    const writer = new RingWriter(out)
+    writer.put(Uint8Array.of(1, 2, 3, 4, 5, 6, 7))
+    writer.put(Uint8Array.of(8, 9, 10, 11, 12))
+    expect([...out]).toEqual([11, 12, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(writer.position).toBe(12)
+  })
+
+  it('never seals more for a piece than sealedBound says (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 3 * CHUNK + 7 }), { maxLength: 8 }), (lengths) => {
+        const sealing = new StreamSealing(Buffer.alloc(32, 1))
+        for (const length of lengths) expect(sealing.push(Buffer.alloc(length)).length).toBeLessThanOrEqual(sealedBound(length))
+        expect(sealing.finish().length).toBeLessThanOrEqual(sealedBound(0))
+      }),
+      { numRuns: 200, seed: 20261129 },
+    )
+  })
+})
+
+function fileSourceOf(bytes: Uint8Array): ByteSource {
+  const path = join(tmpDir('louder-ring-'), 'file')
+  writeFileSync(path, bytes)
+  return fileSource(path)
+}

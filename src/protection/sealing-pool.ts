@@ -1,9 +1,11 @@
 /**
  * Threads that seal streams (hash the plaintext and encrypt it, sealing-worker.ts) so that sealing does not run
- * on the event loop and two items seal on two cores at once. The event loop only copies each piece once, into
- * memory it shares with the thread (sealing-slots.ts); the thread seals it into shared memory too, and the sealed
- * body yields views of that memory. Each stream keeps a few pieces in flight, so the thread works while the
- * loop reads the next piece and writes the last output.
+ * on the event loop and two items seal on two cores at once. Pieces reach the thread through memory it shares
+ * with the event loop (sealing-slots.ts): a file is read straight into it, anything else is copied in once. The
+ * thread seals into a shared output ring, and the sealed body yields that ring in whole aligned blocks, which
+ * the blob store writes to disk where they lie: no byte of a file sealed from disk is copied by the event loop.
+ * Each stream keeps a few pieces in flight, so the thread works while the loop reads the next piece and writes
+ * the last block.
  *
  * Streams go to the thread with the fewest open streams. A thread that dies fails its open streams and is
  * replaced on next use. A thread holds the process open only while it has streams open, so an idle pool never
@@ -12,7 +14,8 @@
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import { copyBytes } from '../core/copy-bytes.ts'
-import { newSlots, type SharedSlots, slotInput, slotOutput } from './sealing-slots.ts'
+import type { ByteSource } from '../core/ports/byte-source.ts'
+import { newSlots, RING_BLOCK_BYTES, ringView, sealedBound, type SharedSlots, slotInput } from './sealing-slots.ts'
 import type { FromSealer, ToSealer } from './sealing-worker.ts'
 
 /**
@@ -28,7 +31,7 @@ export function tuneForBulkSealing(): void {
   if (Number(process.versions.node.split('.')[0]) >= 24) setFlagsFromString('--external-memory-accounted-in-global-limit')
 }
 
-/** Pieces of one stream in flight (its slots): enough to overlap, few enough to bound memory (~8 MiB a stream). */
+/** Pieces of one stream in flight (its slots): enough to overlap, few enough to bound memory (~10 MiB a stream with its ring). */
 const IN_FLIGHT = 4
 
 interface Waiter {
@@ -173,10 +176,12 @@ export class SealingPool {
 
   /**
    * Seals `source` with the data key `key()` gives: the sealed stream, and the plaintext's SHA-256 once it has been
-   * read to the end. Each piece the body yields is a view of memory the pool reuses once the next piece is asked
-   * for: a consumer copies or writes it before then (the blob store does).
+   * read to the end. A source that can `readInto` (a file) is read straight into the shared slots. The body yields
+   * views of the stream's output ring: whole blocks of RING_BLOCK_BYTES, aligned, then what is left at the end.
+   * Each stays valid until the piece after the next one is asked for: a consumer writes or copies it by then (the
+   * blob store writes a block while the next one is sealed).
    */
-  seal(key: () => Promise<Buffer>, source: AsyncIterable<Uint8Array>): { body: AsyncIterable<Uint8Array>; sha256(): string } {
+  seal(key: () => Promise<Buffer>, source: ByteSource): { body: AsyncIterable<Uint8Array>; sha256(): string } {
     let digest: string | null = null
     const pick = () => this.#pick()
     const kept = this.#slots
@@ -186,40 +191,71 @@ export class SealingPool {
       const thread = pick()
       const slots = kept.take()
       const free = Array.from({ length: slots.count }, (_, n) => n)
-      const asked: Promise<FromSealer>[] = []
-      const ask = (message: ToSealer) => {
+      const asked: { answer: Promise<FromSealer>; bound: number }[] = []
+      // The ring's accounts: bytes the thread has sealed into it, bytes handed on, and the most the pieces in flight
+      // can still add. A block handed on may still be being written to disk until the consumer asks for the block
+      // after it (durable-file-writer.ts writes one while the next is sealed), so the thread never writes into the
+      // last block handed on, nor past it a whole ring ago.
+      let produced = 0
+      let handedOn = 0
+      let inFlight = 0
+      const ask = (message: ToSealer, bound: number) => {
         const answer = thread.ask(message)
         // A failure rejects every answer awaited; the first one awaited throws it, the rest must not go unhandled.
         answer.catch(() => {})
-        asked.push(answer)
+        asked.push({ answer, bound })
+        inFlight += bound
       }
       let finished = false
-      /** The sealed bytes of the oldest piece in flight, if any; its slot is free again once the consumer asks for more. */
-      async function* oldest(): AsyncGenerator<Uint8Array> {
-        const answer = await asked.shift()!
+      /** Waits for the oldest answer, frees its input slot, and hands on every whole block of the ring it completed. */
+      async function* settleOldest(): AsyncGenerator<Uint8Array> {
+        const oldest = asked.shift()
+        if (!oldest) throw new Error('sealing ring accounts are wrong: no room and nothing in flight')
+        const answer = await oldest.answer
+        inFlight -= oldest.bound
         if (answer.type !== 'sealed' && answer.type !== 'finished') throw new Error(`sealing thread answered ${answer.type}`)
-        if (answer.type === 'finished') digest = answer.sha256
-        if (answer.length > 0) yield slotOutput(slots, answer.slot, answer.length)
-        free.push(answer.slot)
+        produced = answer.produced
+        if (answer.type === 'sealed') free.push(answer.slot)
+        else digest = answer.sha256
+        for (; produced - handedOn >= RING_BLOCK_BYTES; handedOn += RING_BLOCK_BYTES) yield ringView(slots, handedOn, RING_BLOCK_BYTES)
+      }
+      /** Settles answers until a slot is free and the ring has room for what `length` more bytes can seal into. */
+      async function* roomFor(length: number): AsyncGenerator<Uint8Array> {
+        while (free.length === 0 || produced + inFlight + sealedBound(length) - (handedOn - RING_BLOCK_BYTES) > slots.ringBytes) yield* settleOldest()
       }
       try {
         const opened = await thread.ask({ type: 'open', id, key: keyBytes, slots }, [keyBytes.buffer])
         if (opened.type !== 'opened') throw new Error(`sealing thread answered ${opened.type}`)
-        yield opened.header
-        for await (const piece of source) {
-          for (let at = 0; at < piece.byteLength; at += slots.inputBytes) {
-            if (free.length === 0) yield* oldest()
-            const length = Math.min(slots.inputBytes, piece.byteLength - at)
+        produced = opened.produced
+        if (source.readInto) {
+          for (;;) {
+            yield* roomFor(slots.inputBytes)
             const slot = free.shift()!
-            copyBytes(piece.subarray(at, at + length), slotInput(slots, slot))
-            ask({ type: 'piece', id, slot, length })
+            const length = await source.readInto(slotInput(slots, slot))
+            if (length === 0) {
+              free.unshift(slot)
+              break
+            }
+            ask({ type: 'piece', id, slot, length }, sealedBound(length))
+          }
+        } else {
+          for await (const piece of source) {
+            for (let at = 0; at < piece.byteLength; at += slots.inputBytes) {
+              const length = Math.min(slots.inputBytes, piece.byteLength - at)
+              yield* roomFor(length)
+              const slot = free.shift()!
+              copyBytes(piece.subarray(at, at + length), slotInput(slots, slot))
+              ask({ type: 'piece', id, slot, length }, sealedBound(length))
+            }
           }
         }
-        while (asked.length > 0) yield* oldest()
-        ask({ type: 'end', id, slot: free.shift()! })
-        yield* oldest()
+        while (asked.length > 0) yield* settleOldest()
+        ask({ type: 'end', id }, sealedBound(0))
+        yield* settleOldest()
+        if (produced > handedOn) yield ringView(slots, handedOn, produced - handedOn)
         finished = true
       } finally {
+        await source.close?.()
         // A source that failed (too large, a cut connection) or a consumer that stopped: drop the stream there,
         // and its slots with it (the thread may be sealing into them still).
         if (finished) kept.giveBack(slots)

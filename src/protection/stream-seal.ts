@@ -4,8 +4,8 @@
  * last-chunk flag (the STREAM construction), so a truncated, reordered or spliced stream fails to open.
  *
  * `StreamSealing` is the encrypting side as a push machine, shared by the in-process path (envelope.ts) and the
- * sealing threads (sealing-worker.ts): pieces of any size in, whole sealed chunks out, into one buffer per piece
- * (the caller's, or a fresh one), no copy of a chunk that a piece holds whole. It can hash the plaintext as it goes, so a caller reads
+ * sealing threads (sealing-worker.ts): pieces of any size in, whole sealed chunks out, into a fresh buffer per
+ * piece or a sink of the caller's (a thread's output ring), no copy of a chunk that a piece holds whole. It can hash the plaintext as it goes, so a caller reads
  * each byte once.
  */
 import { createCipheriv, createHash, type Hash, randomBytes } from 'node:crypto'
@@ -48,7 +48,7 @@ export class StreamSealing {
   /** Seals what `piece` completes; the last chunk is held back until `finish`, so it is the one flagged last. */
   push(piece: Uint8Array): Buffer {
     const out = Buffer.allocUnsafeSlow(this.sealedBytes(piece.byteLength))
-    this.pushInto(piece, out)
+    this.pushTo(piece, new LinearSink(out))
     return out
   }
 
@@ -58,12 +58,11 @@ export class StreamSealing {
     return (total === 0 ? 0 : Math.floor((total - 1) / STREAM_CHUNK)) * (STREAM_CHUNK + STREAM_TAG)
   }
 
-  /** `push` into memory of the caller's (at least `sealedBytes` long): the bytes written. */
-  pushInto(piece: Uint8Array, out: Uint8Array): number {
+  /** `push` into a sink of the caller's (a sealing thread's output ring). */
+  pushTo(piece: Uint8Array, sink: SealedSink): void {
     this.#hash?.update(piece)
     // Chunks sealed now: every full chunk that has at least one more byte after it.
     const sealing = this.sealedBytes(piece.byteLength) / (STREAM_CHUNK + STREAM_TAG)
-    let at = 0
     let offset = 0
     for (let n = 0; n < sealing; n++) {
       let plain: Uint8Array
@@ -77,28 +76,26 @@ export class StreamSealing {
         plain = this.#pending
         this.#fill = 0
       }
-      at = this.#seal(plain, false, out, at)
+      this.#seal(plain, false, sink)
     }
     const rest = piece.subarray(offset)
     copyBytes(rest, this.#pending, this.#fill)
     this.#fill += rest.byteLength
-    return at
   }
 
   /** The final chunk (possibly empty), flagged as last. */
   finish(): Buffer {
     const out = Buffer.allocUnsafeSlow(this.#fill + STREAM_TAG)
-    this.finishInto(out)
+    this.finishTo(new LinearSink(out))
     return out
   }
 
-  /** `finish` into memory of the caller's (at least a chunk and a tag long): the bytes written. */
-  finishInto(out: Uint8Array): number {
+  /** `finish` into a sink of the caller's. */
+  finishTo(sink: SealedSink): void {
     if (this.#finished) throw new Error('sealed stream already finished')
     this.#finished = true
-    const at = this.#seal(this.#pending.subarray(0, this.#fill), true, out, 0)
+    this.#seal(this.#pending.subarray(0, this.#fill), true, sink)
     this.#digest = this.#hash?.digest('hex') ?? null
-    return at
   }
 
   /** SHA-256 of the plaintext (with `hashPlaintext`), once finished. */
@@ -107,10 +104,29 @@ export class StreamSealing {
     return this.#digest
   }
 
-  #seal(plain: Uint8Array, last: boolean, out: Uint8Array, at: number): number {
+  #seal(plain: Uint8Array, last: boolean, sink: SealedSink): void {
     const cipher = createCipheriv('aes-256-gcm', this.#key, chunkNonce(this.#prefix, this.#counter++, last))
-    at = copyBytes(cipher.update(plain), out, at)
-    at = copyBytes(cipher.final(), out, at)
-    return copyBytes(cipher.getAuthTag(), out, at)
+    sink.put(cipher.update(plain))
+    sink.put(cipher.final())
+    sink.put(cipher.getAuthTag())
+  }
+}
+
+/** Where sealed bytes go, in order. */
+export interface SealedSink {
+  put(bytes: Uint8Array): void
+}
+
+/** A sink over one buffer, filled from its start. */
+class LinearSink implements SealedSink {
+  readonly #out: Uint8Array
+  #at = 0
+
+  constructor(out: Uint8Array) {
+    this.#out = out
+  }
+
+  put(bytes: Uint8Array): void {
+    this.#at = copyBytes(bytes, this.#out, this.#at)
   }
 }

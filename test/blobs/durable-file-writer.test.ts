@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createDurableFile, type DirectIo, STAGING_BYTES } from '../../src/blobs/durable-file-writer.ts'
-import { readFilePieces } from '../../src/blobs/file-pieces.ts'
+import { isPageAligned, pageAlignedMemory, PAGE_BYTES } from '../../src/blobs/aligned-memory.ts'
+import { fileSource, readFilePieces } from '../../src/blobs/file-pieces.ts'
 import { collect, pieces } from '../support/byte-streams.ts'
 import { tmpDir } from '../support/tmp.ts'
 
@@ -65,6 +66,38 @@ describe('createDurableFile', () => {
     expect(readFileSync(path).equals(Buffer.concat(expected))).toBe(true)
   })
 
+  it('writes whole aligned blocks from where they lie, each kept until the next write resolves, between copied pieces', async () => {
+    // The sealing threads' ring: blocks of aligned memory, each reused once the block after it has been written.
+    const memory = pageAlignedMemory(2 * STAGING_BYTES, { shared: true })!
+    const blocks = [new Uint8Array(memory, 0, STAGING_BYTES), new Uint8Array(memory, STAGING_BYTES, STAGING_BYTES)]
+    const expected: Buffer[] = []
+    for (const direct of [{ usable: null }, { usable: false }] satisfies DirectIo[]) {
+      const path = join(dir, `aligned-${n++}`)
+      const file = await createDurableFile(path, 0o600, direct)
+      expected.length = 0
+      for (let i = 0; i < 6; i++) {
+        const block = blocks[i % 2]!
+        // Only now may the block written two writes ago be reused.
+        block.fill(i + 1)
+        expected.push(Buffer.from(block))
+        await file.write(block)
+        if (i === 3) {
+          // A piece that is not a whole block is copied; the next block then no longer starts the staging, and is copied too.
+          const odd = randomBytes(5000)
+          expected.push(odd)
+          await file.write(odd)
+        }
+      }
+      const tail = randomBytes(123)
+      expected.push(tail)
+      await file.write(tail)
+      blocks[0]!.fill(0xee)
+      await file.finish()
+      blocks[1]!.fill(0xee)
+      expect(readFileSync(path).equals(Buffer.concat(expected))).toBe(true)
+    }
+  })
+
   it('refuses a file that exists and writes after the end', async () => {
     const path = join(dir, 'taken')
     writeFileSync(path, 'someone else’s')
@@ -75,6 +108,21 @@ describe('createDurableFile', () => {
     await other.finish()
     await expect(other.write(Buffer.from('more'))).rejects.toThrow(/already finished/)
     await other.abort() // closing twice is harmless
+  })
+})
+
+describe('pageAlignedMemory', () => {
+  it('gives page-aligned memory, shared if asked, and tells its aligned views from others', () => {
+    const plain = pageAlignedMemory(100_000)!
+    const shared = pageAlignedMemory(3 * PAGE_BYTES, { shared: true })!
+    expect(plain).toBeInstanceOf(ArrayBuffer)
+    expect(shared).toBeInstanceOf(SharedArrayBuffer)
+    expect(plain.byteLength).toBe(131_072) // whole 64 KiB WebAssembly pages
+    expect(isPageAligned(new Uint8Array(plain))).toBe(true)
+    expect(isPageAligned(new Uint8Array(shared, PAGE_BYTES, 10))).toBe(true)
+    expect(isPageAligned(new Uint8Array(shared, PAGE_BYTES + 16, 10))).toBe(false)
+    expect(isPageAligned(Buffer.alloc(STAGING_BYTES))).toBe(false)
+    expect(isPageAligned(new Uint8Array(new SharedArrayBuffer(PAGE_BYTES)))).toBe(false)
   })
 })
 
@@ -95,5 +143,29 @@ describe('readFilePieces', () => {
     writeFileSync(join(dir, 'empty'), '')
     expect((await collect(readFilePieces(join(dir, 'empty')))).length).toBe(0)
     await expect(collect(readFilePieces(join(dir, 'missing')))).rejects.toThrow(/ENOENT/)
+  })
+})
+
+describe('fileSource', () => {
+  it('reads a file into the memory it is given, or as pieces, and closes it at the end or when told', async () => {
+    const bytes = randomBytes(3 * 65_536 + 5)
+    const path = join(dir, 'source-into')
+    writeFileSync(path, bytes)
+    const target = new Uint8Array(new SharedArrayBuffer(65_536))
+    const source = fileSource(path)
+    const parts: Buffer[] = []
+    for (let got = await source.readInto!(target); got > 0; got = await source.readInto!(target)) parts.push(Buffer.from(target.subarray(0, got)))
+    expect(parts.map((p) => p.length)).toEqual([65_536, 65_536, 65_536, 5])
+    expect(Buffer.concat(parts).equals(bytes)).toBe(true)
+    expect(await source.readInto!(target)).toBe(0) // stays at its end
+    await source.close!()
+    expect((await collect(fileSource(path))).equals(bytes)).toBe(true)
+
+    const stopped = fileSource(path)
+    expect(await stopped.readInto!(target)).toBe(65_536)
+    await stopped.close!()
+    await stopped.close!()
+    expect(await stopped.readInto!(target)).toBe(0)
+    await expect(fileSource(join(dir, 'missing')).readInto!(target)).rejects.toThrow(/ENOENT/)
   })
 })

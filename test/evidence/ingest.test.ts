@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { systemActor } from '../../src/core/access/actor.ts'
 import { signCheckpoint } from '../../src/core/custody/sign-checkpoint.ts'
 import { verifyInclusion } from '../../src/core/custody/verify.ts'
-import { ingestMedia, MediaHashMismatchError } from '../../src/core/evidence/ingest.ts'
+import { fileSource } from '../../src/blobs/file-pieces.ts'
+import { ingestMedia, MediaHashMismatchError, MediaTooLargeError } from '../../src/core/evidence/ingest.ts'
 import { call } from '../access/support.ts'
 import { filesHolding, pgDump } from '../support/canary.ts'
 import { startTestApi, type TestApi } from '../http/harness.ts'
@@ -89,7 +90,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     })
 
     it('answers HEAD, gives originals to legal and admins only, and logs each read with its purpose', async () => {
-      const photo = fieldPhotos()[0]!
+      const photo = fieldPhotos().find((p) => p.name.endsWith('.jpg'))!
       const head = (token: string, sha = photo.sha256) => api.app.inject({ method: 'HEAD', url: `/api/v1/media/${sha}`, headers: { authorization: `Bearer ${token}` } })
       for (const role of ['researcher', 'editor', 'legal', 'admin'] as const) expect((await head(api.token[role])).statusCode, role).toBe(200)
       expect((await head(api.token.partner)).statusCode).toBe(403)
@@ -141,6 +142,18 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       // The right hash is accepted.
       expect((await upload(bytes, api.token.researcher, { 'x-content-sha256': sha256(bytes) })).statusCode).toBe(201)
       expect((await upload(bytes, api.token.researcher, { 'x-content-sha256': 'NOT-HEX' })).statusCode).toBe(400)
+    })
+
+    it('seals a file read straight into the sealer’s memory: counted, sniffed, refused past a limit with nothing kept', async () => {
+      const photo = fieldPhotos().find((p) => p.name.endsWith('.jpg'))!
+      const liveKeys = async () => (await db().selectFrom('data_keys').select('id').where('destroyed_at', 'is', null).execute()).length
+      const keysBefore = await liveKeys()
+      const namedBefore = await countNamed()
+      await expect(ingestMedia(deps(), CLI, { body: fileSource(photo.path), maxBytes: photo.bytes.length - 1 })).rejects.toBeInstanceOf(MediaTooLargeError)
+      expect(await liveKeys()).toBe(keysBefore)
+      expect(await countNamed()).toBe(namedBefore)
+      const { item } = await ingestMedia(deps(), CLI, { body: fileSource(photo.path), maxBytes: photo.bytes.length })
+      expect(item).toMatchObject({ sha256: photo.sha256, byteLength: photo.bytes.length, mediaType: 'image/jpeg' })
     })
 
     it('stores the same bytes once when many ingests of them race, with one custody event, and keeps no other sealed copy', async () => {

@@ -14,6 +14,7 @@ import { appendCustodyEvent } from '../custody/custody-log.ts'
 import type { CustodyEvent } from '../custody/custody-event.ts'
 import { LouderError, RuleError } from '../errors.ts'
 import type { BlobStore } from '../ports/blob-store.ts'
+import type { ByteSource } from '../ports/byte-source.ts'
 import type { Repositories, Store } from '../ports/repositories.ts'
 import { toRfc3339 } from '../time.ts'
 import { captureFor, captureParentOf } from './capture.service.ts'
@@ -31,8 +32,11 @@ export interface IngestDeps {
 }
 
 export interface IngestInput {
-  /** The bytes. A source may reuse a piece's memory once the next piece is asked for: ingest never holds one. */
-  body: AsyncIterable<Uint8Array>
+  /**
+   * The bytes. A source may reuse a piece's memory once the next piece is asked for: ingest never holds one. A
+   * file (`fileSource`) can also be read straight into the sealer's memory (ByteSource).
+   */
+  body: ByteSource
   /** The hash the caller (or a registered capture record) says the bytes have: anything else is refused. */
   expectedSha256?: Sha256 | null
   /** The byte length a capture record declared, checked like the hash. */
@@ -210,18 +214,34 @@ export async function logAbout(repos: Repositories, sha256: Sha256, event: Custo
 
 /**
  * Passes a body through while counting it, keeping its first bytes for sniffing and refusing it past
- * `maxBytes`. Nothing but the head is kept: a file of any size streams in constant memory.
+ * `maxBytes`, whichever way the sealer reads it. Nothing but the head is kept: a file of any size streams in
+ * constant memory.
  */
-function countingTap(source: AsyncIterable<Uint8Array>, maxBytes = Number.POSITIVE_INFINITY) {
+function countingTap(source: ByteSource, maxBytes = Number.POSITIVE_INFINITY): { body: ByteSource; byteLength(): number; head(): Buffer } {
   let length = 0
   let head = Buffer.alloc(0)
-  async function* body(): AsyncGenerator<Uint8Array> {
+  const count = (piece: Uint8Array) => {
+    length += piece.byteLength
+    if (length > maxBytes) throw new MediaTooLargeError(maxBytes)
+    if (head.length < SNIFF_BYTES) head = Buffer.concat([head, Buffer.from(piece.subarray(0, SNIFF_BYTES - head.length))])
+  }
+  async function* pieces(): AsyncGenerator<Uint8Array> {
     for await (const piece of source) {
-      length += piece.byteLength
-      if (length > maxBytes) throw new MediaTooLargeError(maxBytes)
-      if (head.length < SNIFF_BYTES) head = Buffer.concat([head, Buffer.from(piece.subarray(0, SNIFF_BYTES - head.length))])
+      count(piece)
       yield piece
     }
   }
-  return { body: body(), byteLength: () => length, head: () => head }
+  const readInto = source.readInto?.bind(source)
+  const body: ByteSource = {
+    [Symbol.asyncIterator]: () => pieces()[Symbol.asyncIterator](),
+    ...(readInto && {
+      async readInto(target: Uint8Array) {
+        const length = await readInto(target)
+        count(target.subarray(0, length))
+        return length
+      },
+    }),
+    ...(source.close && { close: source.close.bind(source) }),
+  }
+  return { body, byteLength: () => length, head: () => head }
 }

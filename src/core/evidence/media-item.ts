@@ -4,6 +4,7 @@
  * named after its data key) and which data key opens them are the locker's business.
  */
 import { createHash } from 'node:crypto'
+import type { ByteSource } from '../ports/byte-source.ts'
 
 /** Hex SHA-256. */
 export type Sha256 = string
@@ -73,7 +74,7 @@ export interface StreamSealer {
   destroyDataKey(dataKeyId: string): Promise<void>
   encryptStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>
   /** Encrypts like `encryptStream` and hashes the plaintext on the way: one pass over the bytes, off the event loop where the adapter can. */
-  sealStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): SealedStream
+  sealStream(dataKeyId: string, source: ByteSource): SealedStream
   decryptStream(dataKeyId: string, source: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array>
   seal(plaintext: string | Buffer, context: string, options?: { dataKeyId?: string }): Promise<string>
   open(sealed: string, context: string): Promise<Buffer>
