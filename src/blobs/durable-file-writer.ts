@@ -111,6 +111,11 @@ class Writer implements DurableFileWriter {
   /** File offset of the staging buffer's first byte. */
   #offset = 0
   #writing: Promise<void> = Promise.resolve()
+  /** Whether `#writing` writes from the caller's memory (a whole aligned block) rather than from staging. */
+  #borrowed = false
+  /** The O_DIRECT handle, until a write through it is refused and the file is reopened (`#reopening`). */
+  #directHandle: FileHandle | null
+  #reopening: Promise<void> | null = null
 
   constructor(path: string, handle: FileHandle, direct: boolean, directIo: DirectIo, staging: Buffer, spare: Buffer, pooled: boolean) {
     this.#path = path
@@ -120,6 +125,7 @@ class Writer implements DurableFileWriter {
     this.#staging = staging
     this.#spare = spare
     this.#pooled = pooled
+    this.#directHandle = direct ? handle : null
   }
 
   async write(piece: Uint8Array): Promise<void> {
@@ -131,10 +137,13 @@ class Writer implements DurableFileWriter {
       const before = this.#writing
       this.#writing = this.#writeAll(piece, STAGING_BYTES, this.#offset)
       this.#writing.catch(() => {})
+      this.#borrowed = true
       this.#offset += STAGING_BYTES
       await before
       return
     }
+    // The caller's block written last may be reused once this resolves: it must be on disk by then.
+    if (this.#borrowed) await this.#settleBorrowed()
     let at = 0
     while (at < piece.byteLength) {
       const take = Math.min(piece.byteLength - at, STAGING_BYTES - this.#fill)
@@ -162,6 +171,11 @@ class Writer implements DurableFileWriter {
     return length
   }
 
+  async #settleBorrowed(): Promise<void> {
+    await this.#writing
+    this.#borrowed = false
+  }
+
   async abort(): Promise<void> {
     await this.#writing.catch(() => {})
     await this.#close()
@@ -179,6 +193,7 @@ class Writer implements DurableFileWriter {
     this.#writing = this.#writeAll(full, STAGING_BYTES, this.#offset)
     // Marks a failure as seen; the next write, `finish` or `abort` awaits it again and gets the error.
     this.#writing.catch(() => {})
+    this.#borrowed = false
     this.#offset += STAGING_BYTES
     this.#staging = next
     this.#spare = full
@@ -189,12 +204,15 @@ class Writer implements DurableFileWriter {
     let done = 0
     while (done < length) {
       let written: number
+      const handle = this.#handle
       try {
-        ;({ bytesWritten: written } = await this.#handle.write(buffer, done, length - done, position + done))
+        ;({ bytesWritten: written } = await handle.write(buffer, done, length - done, position + done))
       } catch (err) {
-        // A file system that opens O_DIRECT files but refuses their writes: go on through the page cache.
-        if (!this.#direct || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
-        await this.#reopenBuffered()
+        // A file system that opens O_DIRECT files but refuses their writes: go on through the page cache. Two
+        // writes may be refused at once (one from staging, one from the caller's block): the file is reopened once.
+        if (handle !== this.#directHandle || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+        this.#reopening ??= this.#reopenBuffered(handle)
+        await this.#reopening
         continue
       }
       if (written === 0) throw new Error(`writing ${this.#path} made no progress at byte ${position + done}`)
@@ -202,11 +220,11 @@ class Writer implements DurableFileWriter {
     }
   }
 
-  async #reopenBuffered(): Promise<void> {
+  async #reopenBuffered(old: FileHandle): Promise<void> {
     this.#directIo.usable = false
-    const old = this.#handle
     this.#handle = await open(this.#path, constants.O_WRONLY)
     this.#direct = false
+    // Node closes a handle once the operations still running on it are done.
     await old.close()
   }
 

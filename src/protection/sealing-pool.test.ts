@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,6 +11,7 @@ import type { DialectAdapter } from '../db/dialect/dialect-adapter.ts'
 import { Envelope } from './envelope.ts'
 import { Keyring } from './keyring.ts'
 import { isPageAligned } from '../blobs/aligned-memory.ts'
+import { createDurableFile } from '../blobs/durable-file-writer.ts'
 import { fileSource } from '../blobs/file-pieces.ts'
 import type { ByteSource } from '../core/ports/byte-source.ts'
 import { SealingPool } from './sealing-pool.ts'
@@ -154,7 +155,7 @@ describe('the output ring', () => {
     expect((await collect(inProcess.decryptStream(dataKeyId, pieces(bytes, [CHUNK])))).equals(plain)).toBe(true)
   })
 
-  it('hands on whole aligned blocks, the rest at the end, each valid until the piece after the next is asked for', async () => {
+  it('hands on whole aligned blocks, the rest, then an empty piece, each valid until the piece after the next is asked for', async () => {
     const plain = randomBytes(LONG)
     for (const source of [pieces(plain, [1_000_000, 3 << 20, 17]), fileSourceOf(plain)]) {
       const sealed = pooled.sealStream(dataKeyId, source)
@@ -169,9 +170,39 @@ describe('the output ring', () => {
         if (piece.byteLength === RING_BLOCK_BYTES) expect(isPageAligned(piece)).toBe(true)
       }
       if (held) parts.push(Buffer.from(held))
-      expect(lengths.slice(0, -1).every((l) => l === RING_BLOCK_BYTES)).toBe(true)
-      expect(lengths.at(-1)).toBeLessThan(RING_BLOCK_BYTES)
+      expect(lengths.slice(0, -2).every((l) => l === RING_BLOCK_BYTES)).toBe(true)
+      expect(lengths.at(-2)).toBeLessThan(RING_BLOCK_BYTES)
+      expect(lengths.at(-1)).toBe(0) // so the writer is done with the blocks before the ring serves another stream
       expect((await collect(inProcess.decryptStream(dataKeyId, pieces(Buffer.concat(parts), [CHUNK])))).equals(plain)).toBe(true)
+    }
+  })
+
+  it('keeps a finished stream’s ring out of the next stream’s way until the blob writer has its last block on disk', async () => {
+    // As the blob store writes a sealed body, with the next stream starting the moment the body ends: the ring's
+    // last block may still be on its way to disk. Lengths whose sealed size ends in a partial block, or exactly
+    // on a block's end (1,048,309 bytes: 11 header bytes, 15 whole chunks with their tags, 64,069 bytes and a tag).
+    const single = new SealingPool(1)
+    try {
+      for (const length of [RING_BLOCK_BYTES, 1_048_309, 3 * RING_BLOCK_BYTES + 5]) {
+        for (let round = 0; round < 8; round++) {
+          const plain = randomBytes(length)
+          const sealed = single.seal(async () => Buffer.alloc(32, 3), pieces(plain, [1 << 20]))
+          const path = join(tmpDir('louder-ring-'), 'sealed')
+          const file = await createDurableFile(path, 0o600, { usable: null })
+          const yielded: Buffer[] = []
+          for await (const piece of sealed.body) {
+            yielded.push(Buffer.from(piece))
+            await file.write(piece)
+          }
+          if (length === 1_048_309) expect(yielded.map((p) => p.length)).toEqual([RING_BLOCK_BYTES, 0])
+          const next = single.seal(async () => Buffer.alloc(32, 4), pieces(randomBytes(4 << 20), [1 << 20]))
+          for await (const _ of next.body) break
+          await file.finish()
+          expect(readFileSync(path).equals(Buffer.concat(yielded))).toBe(true)
+        }
+      }
+    } finally {
+      await single.close()
     }
   })
 

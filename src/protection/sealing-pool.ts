@@ -177,9 +177,9 @@ export class SealingPool {
   /**
    * Seals `source` with the data key `key()` gives: the sealed stream, and the plaintext's SHA-256 once it has been
    * read to the end. A source that can `readInto` (a file) is read straight into the shared slots. The body yields
-   * views of the stream's output ring: whole blocks of RING_BLOCK_BYTES, aligned, then what is left at the end.
-   * Each stays valid until the piece after the next one is asked for: a consumer writes or copies it by then (the
-   * blob store writes a block while the next one is sealed).
+   * views of the stream's output ring: whole blocks of RING_BLOCK_BYTES, aligned, then what is left at the end,
+   * then an empty piece. Each stays valid until the piece after the next one is asked for: a consumer writes or
+   * copies it by then (the blob store writes a block while the next one is sealed).
    */
   seal(key: () => Promise<Buffer>, source: ByteSource): { body: AsyncIterable<Uint8Array>; sha256(): string } {
     let digest: string | null = null
@@ -253,13 +253,19 @@ export class SealingPool {
         ask({ type: 'end', id }, sealedBound(0))
         yield* settleOldest()
         if (produced > handedOn) yield ringView(slots, handedOn, produced - handedOn)
+        // An empty last piece: a consumer asks for the piece after it only once it is done with the one before,
+        // so the ring's last block (on its way to disk, maybe) is free before the slots serve another stream.
+        yield new Uint8Array(0)
         finished = true
       } finally {
-        await source.close?.()
-        // A source that failed (too large, a cut connection) or a consumer that stopped: drop the stream there,
-        // and its slots with it (the thread may be sealing into them still).
-        if (finished) kept.giveBack(slots)
-        else thread.forget(id)
+        try {
+          await source.close?.()
+        } finally {
+          // A source that failed (too large, a cut connection) or a consumer that stopped: drop the stream there,
+          // and its slots with it (the thread may be sealing into them still).
+          if (finished) kept.giveBack(slots)
+          else thread.forget(id)
+        }
       }
     }
     return {

@@ -1,6 +1,7 @@
 /** The blob store's temp-file writer: exact bytes and length whatever the pieces, with direct I/O and without. */
 import { randomBytes } from 'node:crypto'
-import { readFileSync, statSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -95,6 +96,65 @@ describe('createDurableFile', () => {
       await file.finish()
       blocks[1]!.fill(0xee)
       expect(readFileSync(path).equals(Buffer.concat(expected))).toBe(true)
+    }
+  })
+
+  it('has the block it wrote from the caller’s memory on disk before a later piece’s write resolves, even an empty one', async () => {
+    const memory = pageAlignedMemory(STAGING_BYTES, { shared: true })!
+    const block = new Uint8Array(memory, 0, STAGING_BYTES)
+    for (const tail of [123, 0]) {
+      for (const direct of [{ usable: null }, { usable: false }] satisfies DirectIo[]) {
+        for (let round = 0; round < 5; round++) {
+          const path = join(dir, `borrowed-${n++}`)
+          const file = await createDurableFile(path, 0o600, direct)
+          block.fill(7)
+          await file.write(block)
+          await file.write(new Uint8Array(tail))
+          // The sealing ring hands this memory to the next stream now.
+          block.fill(0xee)
+          await file.finish()
+          expect(readFileSync(path).equals(Buffer.concat([Buffer.alloc(STAGING_BYTES, 7), Buffer.alloc(tail)]))).toBe(true)
+        }
+      }
+    }
+  })
+
+  it('goes on through the page cache when direct writes are refused, with two writes in flight, reopening the file once', async () => {
+    // A file system that takes O_DIRECT at open but refuses its writes (EINVAL), as some FUSE and network ones do.
+    const probe = await open('/dev/null')
+    const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> }
+    await probe.close()
+    const realWrite = prototype.write
+    const refused = new Set<unknown>()
+    let firstHandle: unknown = null
+    prototype.write = function (this: unknown, ...args: unknown[]) {
+      firstHandle ??= this
+      if (this !== firstHandle) return realWrite.apply(this, args)
+      refused.add(this)
+      return new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' })), 2))
+    }
+    const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).includes('refused-direct')
+      } catch {
+        return false
+      }
+    }).length
+    try {
+      const memory = pageAlignedMemory(3 * STAGING_BYTES, { shared: true })!
+      const blocks = [0, 1, 2].map((i) => new Uint8Array(memory, i * STAGING_BYTES, STAGING_BYTES).fill(i + 1))
+      const path = join(dir, 'refused-direct')
+      const direct: DirectIo = { usable: null }
+      const file = await createDurableFile(path, 0o600, direct)
+      for (const block of blocks) await file.write(block)
+      await file.write(Buffer.from('tail'))
+      expect(await file.finish()).toBe(3 * STAGING_BYTES + 4)
+      expect(readFileSync(path).equals(Buffer.concat([...blocks.map((b) => Buffer.from(b)), Buffer.from('tail')]))).toBe(true)
+      expect(direct.usable).toBe(false)
+      expect(refused.size).toBe(1)
+      expect(openFiles()).toBe(0)
+    } finally {
+      prototype.write = realWrite
     }
   })
 
