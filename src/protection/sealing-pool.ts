@@ -250,6 +250,7 @@ export class SealingPool {
           }
         }
         while (asked.length > 0) yield* settleOldest()
+        yield* roomFor(0)
         ask({ type: 'end', id }, sealedBound(0))
         yield* settleOldest()
         if (produced > handedOn) yield ringView(slots, handedOn, produced - handedOn)
