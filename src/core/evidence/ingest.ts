@@ -236,9 +236,9 @@ function countingTap(source: ByteSource, maxBytes = Number.POSITIVE_INFINITY): {
     [Symbol.asyncIterator]: () => pieces()[Symbol.asyncIterator](),
     ...(readInto && {
       async readInto(target: Uint8Array) {
-        const length = await readInto(target)
-        count(target.subarray(0, length))
-        return length
+        const got = await readInto(target)
+        count(target.subarray(0, got))
+        return got
       },
     }),
     ...(source.close && { close: source.close.bind(source) }),
