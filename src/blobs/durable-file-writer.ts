@@ -52,7 +52,7 @@ export interface DurableFileWriter {
    * Takes a piece; resolves once it is staged and at most one write is still running. The piece may be reused
    * afterwards, except a whole block of page-aligned memory (aligned-memory.ts) at a block boundary: that is
    * written from where it lies and may still be being written when this resolves, so its memory must stay as it
-   * is until the next `write`, `finish` or `abort` resolves. Only the sealing threads' output ring is handed
+   * is until the next `write`, `finish` or `abort` resolves (or, if that call rejects, until `abort` resolves). Only the sealing threads' output ring is handed
    * over that way, and it keeps to this (src/protection/sealing-pool.ts).
    */
   write(piece: Uint8Array): Promise<void>
@@ -135,7 +135,13 @@ class Writer implements DurableFileWriter {
       // idle while the next block is sealed.
       this.#buffers()
       const before = this.#writing
-      this.#writing = this.#writeAll(piece, STAGING_BYTES, this.#offset)
+      const mine = this.#writeAll(piece, STAGING_BYTES, this.#offset)
+      // The next write, `finish` or `abort` awaits this block's write, and gets the failure of the one before it
+      // too, as on the staging path: a file with a hole in it never finishes as if it had none.
+      this.#writing = Promise.allSettled([before, mine]).then(([b, m]) => {
+        if (b.status === 'rejected') throw b.reason
+        if (m.status === 'rejected') throw m.reason
+      })
       this.#writing.catch(() => {})
       this.#borrowed = true
       this.#offset += STAGING_BYTES

@@ -158,6 +158,29 @@ describe('createDurableFile', () => {
     }
   })
 
+  it('keeps the failure of a block written from the caller’s memory for every later call, finish included', async () => {
+    const probe = await open('/dev/null')
+    const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> }
+    await probe.close()
+    const realWrite = prototype.write
+    let calls = 0
+    prototype.write = function (this: unknown, ...args: unknown[]) {
+      // The first block's write fails, as a full or failing disk would; the rest go through.
+      if (++calls === 1) return new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })), 2))
+      return realWrite.apply(this, args)
+    }
+    try {
+      const memory = pageAlignedMemory(2 * STAGING_BYTES, { shared: true })!
+      const file = await createDurableFile(join(dir, 'failed-block'), 0o600, { usable: null })
+      await file.write(new Uint8Array(memory, 0, STAGING_BYTES))
+      await expect(file.write(new Uint8Array(memory, STAGING_BYTES, STAGING_BYTES))).rejects.toThrow(/EIO/)
+      await expect(file.finish()).rejects.toThrow(/EIO/)
+      await file.abort()
+    } finally {
+      prototype.write = realWrite
+    }
+  })
+
   it('refuses a file that exists and writes after the end', async () => {
     const path = join(dir, 'taken')
     writeFileSync(path, 'someone else’s')
