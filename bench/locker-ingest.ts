@@ -1,8 +1,9 @@
 /**
  * The locker's ingest throughput (bench/README.md, `locker`): 2 GB of mixed files (random bytes of various
- * sizes and real JPEGs) sealed through `ingestMedia` as `louder ingest` does (stream from disk, SHA-256 of the
- * original, AES-256-GCM STREAM encryption, SHA-256 of the ciphertext, temp → fsync → rename → fsync dir, one
- * transaction with its custody event), against `openssl dgst -sha256` over the same files in the same run.
+ * sizes and real JPEGs) sealed through `ingestMedia` as `louder ingest` does (each file read straight into a
+ * sealing thread's memory, SHA-256 of the original and AES-256-GCM STREAM encryption in one pass, the sealed
+ * blocks written with direct I/O, temp → fsync → rename → fsync dir, one transaction with its custody event),
+ * against `openssl dgst -sha256` over the same files in the same run.
  *
  * Both read the files from the page cache (a warm-up pass reads them first). Rounds alternate ours and the
  * reference, each round of ours on a fresh data directory, so dedup never shortcuts it.

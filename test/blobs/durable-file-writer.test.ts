@@ -121,18 +121,8 @@ describe('createDurableFile', () => {
 
   it('goes on through the page cache when direct writes are refused, with two writes in flight, reopening the file once', async () => {
     // A file system that takes O_DIRECT at open but refuses its writes (EINVAL), as some FUSE and network ones do.
-    const probe = await open('/dev/null')
-    const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> }
-    await probe.close()
-    const realWrite = prototype.write
     const refused = new Set<unknown>()
     let firstHandle: unknown = null
-    prototype.write = function (this: unknown, ...args: unknown[]) {
-      firstHandle ??= this
-      if (this !== firstHandle) return realWrite.apply(this, args)
-      refused.add(this)
-      return new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' })), 2))
-    }
     const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => {
       try {
         return readlinkSync(`/proc/self/fd/${fd}`).includes('refused-direct')
@@ -140,7 +130,12 @@ describe('createDurableFile', () => {
         return false
       }
     }).length
-    try {
+    await withFailingWrites((handle) => {
+      firstHandle ??= handle
+      if (handle !== firstHandle) return null
+      refused.add(handle)
+      return 'EINVAL'
+    }, async () => {
       const memory = pageAlignedMemory(3 * STAGING_BYTES, { shared: true })!
       const blocks = [0, 1, 2].map((i) => new Uint8Array(memory, i * STAGING_BYTES, STAGING_BYTES).fill(i + 1))
       const path = join(dir, 'refused-direct')
@@ -153,32 +148,20 @@ describe('createDurableFile', () => {
       expect(direct.usable).toBe(false)
       expect(refused.size).toBe(1)
       expect(openFiles()).toBe(0)
-    } finally {
-      prototype.write = realWrite
-    }
+    })
   })
 
   it('keeps the failure of a block written from the caller’s memory for every later call, finish included', async () => {
-    const probe = await open('/dev/null')
-    const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> }
-    await probe.close()
-    const realWrite = prototype.write
     let calls = 0
-    prototype.write = function (this: unknown, ...args: unknown[]) {
-      // The first block's write fails, as a full or failing disk would; the rest go through.
-      if (++calls === 1) return new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' })), 2))
-      return realWrite.apply(this, args)
-    }
-    try {
+    // The first block's write fails, as a full or failing disk would; the rest go through.
+    await withFailingWrites(() => (++calls === 1 ? 'EIO' : null), async () => {
       const memory = pageAlignedMemory(2 * STAGING_BYTES, { shared: true })!
       const file = await createDurableFile(join(dir, 'failed-block'), 0o600, { usable: null })
       await file.write(new Uint8Array(memory, 0, STAGING_BYTES))
       await expect(file.write(new Uint8Array(memory, STAGING_BYTES, STAGING_BYTES))).rejects.toThrow(/EIO/)
       await expect(file.finish()).rejects.toThrow(/EIO/)
       await file.abort()
-    } finally {
-      prototype.write = realWrite
-    }
+    })
   })
 
   it('refuses a file that exists and writes after the end', async () => {
@@ -252,3 +235,25 @@ describe('fileSource', () => {
     await expect(fileSource(join(dir, 'missing')).readInto!(target)).rejects.toThrow(/ENOENT/)
   })
 })
+
+/**
+ * Runs `body` while Node's file writes fail as a disk or file system would: `refuse` names the error code for a
+ * write on a handle (after a short delay, so writes overlap), or null to let it through. Node's own FileHandle is
+ * patched, not any code of ours.
+ */
+async function withFailingWrites(refuse: (handle: unknown) => string | null, body: () => Promise<void>): Promise<void> {
+  const probe = await open('/dev/null')
+  const prototype = Object.getPrototypeOf(probe) as { write: (...args: unknown[]) => Promise<unknown> }
+  await probe.close()
+  const realWrite = prototype.write
+  prototype.write = function (this: unknown, ...args: unknown[]) {
+    const code = refuse(this)
+    if (code === null) return realWrite.apply(this, args)
+    return new Promise((_, reject) => setTimeout(() => reject(Object.assign(new Error(`${code}: refused, write`), { code })), 2))
+  }
+  try {
+    await body()
+  } finally {
+    prototype.write = realWrite
+  }
+}
